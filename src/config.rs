@@ -1,0 +1,80 @@
+//! Command-line configuration. Every flag has a `ZULIP_MOCK_*` environment twin.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::state::{Options, RealmPresenceIgnoredParameters};
+
+/// A mock Zulip server for the presence API.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zulip-presence-mock",
+    version,
+    about,
+    after_help = "Logging: RUST_LOG sets the filter (default: zulip_presence_mock=info,tower_http=info).\n\
+                  API keys and Authorization headers are never logged."
+)]
+pub struct Config {
+    /// Address and port to listen on (9991 is the port of Zulip's own development server).
+    #[arg(long, env = "ZULIP_MOCK_BIND", default_value = "127.0.0.1:9991")]
+    pub bind: SocketAddr,
+
+    /// Fixture file (JSON) describing the server, its realms, users and presence. Default: the
+    /// built-in default fixture (fixtures/default.json, compiled into the binary).
+    #[arg(long, env = "ZULIP_MOCK_FIXTURES", value_name = "PATH")]
+    pub fixtures: Option<PathBuf>,
+
+    /// Log format on standard output.
+    #[arg(long, env = "ZULIP_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Whether GET /realm/presence lists unsupported parameters in
+    /// `ignored_parameters_unsupported` as Zulip documents (listed), or leaves the field out as
+    /// Zulip's source does for this view (omitted). See README, "Differences from Zulip".
+    #[arg(
+        long,
+        env = "ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS",
+        value_enum,
+        default_value_t = RealmPresenceIgnoredParameters::Listed
+    )]
+    pub realm_presence_ignored_parameters: RealmPresenceIgnoredParameters,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// The response options this configuration selects.
+    pub fn options(&self) -> Options {
+        Options {
+            realm_presence_ignored_parameters: self.realm_presence_ignored_parameters,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_zulips_development_server() {
+        let config = Config::try_parse_from(["zulip-presence-mock"]).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9991".parse().unwrap());
+        assert_eq!(config.fixtures, None);
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+}

@@ -1,0 +1,124 @@
+//! Every error a Zulip client can receive, in Zulip's wire shape
+//! (`{"result":"error","msg":…,"code":…}`, zerver/lib/exceptions.py), with its status and
+//! headers. Start-up errors (fixtures, bind) are not here: they never become HTTP.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::response::json_response;
+
+/// An error returned to a Zulip client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `UNAUTHORIZED` with `WWW-Authenticate`: no credentials at all.
+    #[error("Not logged in: API authentication or user session required")]
+    NotLoggedIn,
+
+    /// 401 `UNAUTHORIZED` with `WWW-Authenticate` and the given message: a bad header, a
+    /// malformed or invalid key, a deactivated account or realm, another realm's user. Zulip
+    /// re-raises every credential failure this way (zerver/decorator.py).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+
+    /// 400 `BAD_REQUEST`: an Authorization header with another scheme than Basic.
+    #[error("This endpoint requires HTTP basic authentication.")]
+    BasicAuthRequired,
+
+    /// 400 `BAD_REQUEST` with a free-form message.
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// 404 `BAD_REQUEST`: no Zulip endpoint has this path.
+    #[error("Not Found")]
+    NotFound,
+
+    /// 405 with `Allow` and `allowed_methods`, and no `code` (zerver/lib/rest.py).
+    #[error("Method Not Allowed")]
+    MethodNotAllowed(&'static [&'static str]),
+
+    /// 413 `BAD_REQUEST`: the body is larger than the mock accepts.
+    #[error("Request body too large")]
+    PayloadTooLarge,
+
+    /// 500 without `code`: a bug in the mock. Details go to the log, never to the client.
+    #[error("Internal server error")]
+    Internal,
+}
+
+/// Convenient alias for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The error body, one struct for every variant so the shape cannot drift.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    result: &'static str,
+    msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_methods: Option<&'a [&'static str]>,
+}
+
+impl ApiError {
+    /// The HTTP status Zulip sends for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotLoggedIn | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::BasicAuthRequired | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `code` field, absent for the errors Zulip sends without one.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::NotLoggedIn | Self::Unauthenticated(_) => Some("UNAUTHORIZED"),
+            Self::BasicAuthRequired
+            | Self::BadRequest(_)
+            | Self::NotFound
+            | Self::PayloadTooLarge => Some("BAD_REQUEST"),
+            Self::MethodNotAllowed(_) | Self::Internal => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let allowed_methods = match &self {
+            Self::MethodNotAllowed(methods) => Some(*methods),
+            _ => None,
+        };
+        let body = ErrorBody {
+            result: "error",
+            msg: self.to_string(),
+            code: self.code(),
+            allowed_methods,
+        };
+        let mut response = json_response(self.status(), &body);
+        let headers = response.headers_mut();
+        match self {
+            Self::NotLoggedIn | Self::Unauthenticated(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"zulip\""),
+                );
+            }
+            Self::MethodNotAllowed(methods) => {
+                if let Ok(allow) = HeaderValue::from_str(&methods.join(", ")) {
+                    headers.insert(header::ALLOW, allow);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Fallback for paths no route matches.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,92 @@
+//! zulip-presence-mock: a mock Zulip server for the presence API, answering exactly as a real
+//! Zulip server would for a state that a test controls.
+//!
+//! Layout:
+//! - `config`, `telemetry`: command line and logging (used by `main`).
+//! - `fixtures`: the fixture file format and its checks; seeds the `store`.
+//! - `store`: realms, users, shared channels and DMs, presence rows; no HTTP.
+//! - `clock`: the one clock every timestamp comes from.
+//! - `presence`: Zulip's presence rules as pure functions.
+//! - `feature_level`: the named API feature levels behaviour depends on.
+//! - `auth`: Zulip's Basic authentication and realm-by-Host selection.
+//! - `params`, `response`, `error`: request parameters, success and error bodies on the wire.
+//! - `routes`: every Zulip endpoint in one list.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod feature_level;
+pub mod fixtures;
+pub mod params;
+pub mod presence;
+pub mod response;
+mod routes;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+use std::any::Any;
+use std::future::Future;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use state::AppState;
+
+/// The largest request body accepted; larger ones get a 413 (README, "Differences from Zulip").
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Builds the complete application. Tests call this and drive it with `oneshot`.
+pub fn build_app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::api_router(&state))
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(internal_error_for_panic))
+        .layer(
+            // Spans carry the method and path only: never headers (credentials) or queries.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Serves `build_app(state)` on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, build_app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A handler panicked: Zulip's 500 body; the details go to the log only.
+fn internal_error_for_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %detail, "a handler panicked");
+    let mut response = Response::new(Body::from(response::INTERNAL_ERROR_BODY));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,96 @@
+//! Success bodies in Zulip's envelope (`{"result":"success","msg":"",…}`, zerver/lib/response.py)
+//! and the one JSON writer every response goes through, errors included.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A successful response: Zulip's envelope around `data`'s fields, then
+/// `ignored_parameters_unsupported` when there is anything to list (zerver/lib/typed_endpoint.py
+/// appends it last, and leaves it out when empty).
+#[derive(Debug)]
+pub struct Success<T> {
+    data: T,
+    ignored_parameters_unsupported: Vec<String>,
+}
+
+impl<T: Serialize> Success<T> {
+    /// `data`'s fields after `result` and `msg`.
+    pub fn new(data: T) -> Self {
+        Self {
+            data,
+            ignored_parameters_unsupported: Vec::new(),
+        }
+    }
+
+    /// Lists these (sorted) parameter names as unsupported.
+    pub fn with_ignored_parameters(mut self, names: Vec<String>) -> Self {
+        self.ignored_parameters_unsupported = names;
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    result: &'static str,
+    msg: &'static str,
+    #[serde(flatten)]
+    data: &'a T,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    ignored_parameters_unsupported: &'a [String],
+}
+
+impl<T: Serialize> IntoResponse for Success<T> {
+    fn into_response(self) -> Response {
+        json_response(
+            StatusCode::OK,
+            &Envelope {
+                result: "success",
+                msg: "",
+                data: &self.data,
+                ignored_parameters_unsupported: &self.ignored_parameters_unsupported,
+            },
+        )
+    }
+}
+
+/// `value` as an `application/json` response with `status`.
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    // Zulip's JSON responses end with a newline (orjson `OPT_APPEND_NEWLINE`).
+    match serde_json::to_vec(value) {
+        Ok(mut bytes) => {
+            bytes.push(b'\n');
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(err) => {
+            // Only a bug can get here (our types always serialize); say so without recursing.
+            tracing::error!(error = %err, "failed to serialize a response");
+            let mut response = Response::new(Body::from(INTERNAL_ERROR_BODY));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+    }
+}
+
+/// Zulip's body for an unhandled server error (zerver/middleware.py), also used for panics.
+pub const INTERNAL_ERROR_BODY: &str = "{\"result\":\"error\",\"msg\":\"Internal server error\"}\n";
+
+/// An empty success for `OPTIONS`: 204 with `Allow`.
+pub fn options_response(allow: &'static [&'static str]) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}

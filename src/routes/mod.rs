@@ -1,0 +1,127 @@
+//! Every Zulip endpoint the mock serves, in one list (zproject/urls.py), and how each answers
+//! the HTTP methods it does not implement (zerver/lib/rest.py `rest_dispatch`).
+
+mod presence;
+mod server_settings;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use time::OffsetDateTime;
+
+use crate::auth::require_basic_auth;
+use crate::error::ApiError;
+use crate::response::options_response;
+use crate::state::AppState;
+
+/// The methods of a GET-only endpoint; `rest_dispatch` adds HEAD wherever GET is supported.
+const GET_HEAD: &[&str] = &["GET", "HEAD"];
+
+/// Every Zulip API route.
+pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/server_settings",
+            plain_view(get(server_settings::get_server_settings)),
+        )
+        .route(
+            "/api/v1/realm/presence",
+            rest_endpoint(state, GET_HEAD, get(presence::get_realm_presence)),
+        )
+}
+
+/// An endpoint served by `rest_dispatch`: the method is checked first (405 with `Allow` and
+/// `allowed_methods`, OPTIONS 204), then Basic authentication, then the view. Responses that
+/// come back from dispatch (not errors raised through it) carry Django's never-cache headers.
+fn rest_endpoint(
+    state: &AppState,
+    allowed: &'static [&'static str],
+    view: MethodRouter<AppState>,
+) -> MethodRouter<AppState> {
+    view.layer(middleware::from_fn_with_state(state.clone(), never_cache))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_basic_auth,
+        ))
+        .options(move |State(state): State<AppState>| async move {
+            with_never_cache(options_response(allowed), &state)
+        })
+        .fallback(move |State(state): State<AppState>| async move {
+            let mut response =
+                axum::response::IntoResponse::into_response(ApiError::MethodNotAllowed(allowed));
+            // Django's HttpResponseNotAllowed keeps its HTML content type around Zulip's JSON.
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            with_never_cache(response, &state)
+        })
+}
+
+/// A plain Django view guarded by `@require_safe` (GET and HEAD): a wrong method gets Django's
+/// own 405, with `Allow` and an empty body.
+fn plain_view(view: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    view.fallback(|| async {
+        let mut response =
+            axum::response::IntoResponse::into_response(axum::http::StatusCode::METHOD_NOT_ALLOWED);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        response
+    })
+}
+
+async fn never_cache(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    with_never_cache(next.run(request).await, &state)
+}
+
+/// Django's `add_never_cache_headers`: `Expires` one second before now, and `Cache-Control`.
+fn with_never_cache(mut response: Response, state: &AppState) -> Response {
+    let headers = response.headers_mut();
+    if headers.contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
+    let expires = http_date(state.clock.now().unix_seconds() - 1);
+    if let Ok(value) = HeaderValue::from_str(&expires) {
+        headers.insert(header::EXPIRES, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=0, no-cache, no-store, must-revalidate, private"),
+    );
+    response
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate), e.g. `Tue, 14 Nov 2023 22:13:19 GMT`.
+fn http_date(unix_seconds: i64) -> String {
+    let at =
+        OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let weekday = &at.weekday().to_string()[..3];
+    let month = &at.month().to_string()[..3];
+    format!(
+        "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
+        at.day(),
+        at.year(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_use_the_imf_fixdate_form() {
+        assert_eq!(http_date(1_699_999_999), "Tue, 14 Nov 2023 22:13:19 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}

@@ -1,0 +1,306 @@
+//! The in-memory state of the mock server: realms, their users, who shares a channel or a
+//! direct-message group with whom, and presence rows. It knows nothing about HTTP or fixture
+//! files; `fixtures.rs` builds it and the routes read it through the methods here.
+//!
+//! Lock rule: every guard taken here (the realm `RwLock`, a `DashMap` reference) lives only
+//! inside one method and is never held across an `.await`; callers get owned values or run a
+//! closure under the lock.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use dashmap::DashMap;
+
+use crate::clock::Timestamp;
+use crate::feature_level::FeatureLevel;
+
+/// A user's id, unique within the server.
+pub type UserId = u64;
+
+/// A user's role in their realm (Zulip's `UserProfile.role`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+    Moderator,
+    Member,
+    Guest,
+}
+
+/// Who may see every user of a realm (Zulip's `can_access_all_users_group` setting; Zulip
+/// allows only these two system groups there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessAllUsersGroup {
+    /// `role:everyone`: guests included, so nobody is limited.
+    Everyone,
+    /// `role:members`: members and up; guests see only the users they share something with.
+    Members,
+}
+
+impl AccessAllUsersGroup {
+    fn contains(self, role: Role) -> bool {
+        match self {
+            Self::Everyone => true,
+            Self::Members => role != Role::Guest,
+        }
+    }
+}
+
+/// A user account. `email` is the API email that Zulip uses as the key of legacy presence;
+/// `delivery_email` is the real address, the one a client authenticates with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub user_id: UserId,
+    pub email: String,
+    pub delivery_email: String,
+    pub full_name: String,
+    pub role: Role,
+    pub is_bot: bool,
+    pub is_active: bool,
+    pub presence_enabled: bool,
+    pub date_joined: Timestamp,
+    pub api_key: String,
+}
+
+/// One user's presence row (Zulip's `UserPresence`). Either time may be unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PresenceRow {
+    pub last_connected_time: Option<Timestamp>,
+    pub last_active_time: Option<Timestamp>,
+    /// The realm-wide update id of the last change to this row.
+    pub last_update_id: i64,
+}
+
+/// Settings of one realm that clients can observe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealmSettings {
+    /// The subdomain that selects this realm; "" is the root domain.
+    pub subdomain: String,
+    pub name: String,
+    pub description: String,
+    pub presence_disabled: bool,
+    pub deactivated: bool,
+    pub can_access_all_users_group: AccessAllUsersGroup,
+}
+
+/// Everything a realm holds, guarded by one lock so that a reader never sees a half-made change.
+#[derive(Clone, Debug, Default)]
+pub struct RealmState {
+    users: BTreeMap<UserId, User>,
+    /// For each user, every other user they share an active channel or direct-message group
+    /// subscription with (1:1 conversations are two-person groups, as in recent Zulip).
+    shared_with: HashMap<UserId, BTreeSet<UserId>>,
+    presence: BTreeMap<UserId, PresenceRow>,
+    last_update_id: i64,
+}
+
+impl RealmState {
+    /// A realm state from its parts. `groups` are the active subscriber sets of the realm's
+    /// channels and direct-message groups.
+    pub fn new(
+        users: impl IntoIterator<Item = User>,
+        groups: impl IntoIterator<Item = BTreeSet<UserId>>,
+        presence: impl IntoIterator<Item = (UserId, PresenceRow)>,
+    ) -> Self {
+        let users: BTreeMap<UserId, User> = users.into_iter().map(|u| (u.user_id, u)).collect();
+        let mut shared_with: HashMap<UserId, BTreeSet<UserId>> = HashMap::new();
+        for group in groups {
+            for &member in &group {
+                shared_with
+                    .entry(member)
+                    .or_default()
+                    .extend(group.iter().copied().filter(|&other| other != member));
+            }
+        }
+        let presence: BTreeMap<UserId, PresenceRow> = presence.into_iter().collect();
+        let last_update_id = presence
+            .values()
+            .map(|row| row.last_update_id)
+            .max()
+            .unwrap_or(0);
+        Self {
+            users,
+            shared_with,
+            presence,
+            last_update_id,
+        }
+    }
+
+    /// The user with this id, if they belong to the realm.
+    pub fn user(&self, user_id: UserId) -> Option<&User> {
+        self.users.get(&user_id)
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    /// Every presence row, by user id.
+    pub fn presence_rows(&self) -> impl Iterator<Item = (&User, &PresenceRow)> {
+        self.presence
+            .iter()
+            .filter_map(|(id, row)| Some((self.users.get(id)?, row)))
+    }
+
+    /// The highest update id any presence row of the realm ever got (0: none yet).
+    pub fn last_update_id(&self) -> i64 {
+        self.last_update_id
+    }
+
+    /// The users `viewer` can access, or `None` when they can access everyone.
+    ///
+    /// Zulip (zerver/lib/users.py `get_inaccessible_users_queryset`): a guest outside the
+    /// realm's `can_access_all_users_group` sees themself and the active users who share an
+    /// active channel or direct-message group subscription with them.
+    pub fn accessible_users(
+        &self,
+        viewer: &User,
+        group: AccessAllUsersGroup,
+    ) -> Option<HashSet<UserId>> {
+        if group.contains(viewer.role) {
+            return None;
+        }
+        let shared = self.shared_with.get(&viewer.user_id);
+        let others = shared
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| self.users.get(id).is_some_and(|user| user.is_active));
+        Some(std::iter::once(viewer.user_id).chain(others).collect())
+    }
+}
+
+/// One realm: its settings and its state.
+#[derive(Debug)]
+pub struct Realm {
+    pub settings: RealmSettings,
+    state: RwLock<RealmState>,
+}
+
+impl Realm {
+    /// A realm with the given settings and state.
+    pub fn new(settings: RealmSettings, state: RealmState) -> Self {
+        Self {
+            settings,
+            state: RwLock::new(state),
+        }
+    }
+
+    /// Runs `f` on a consistent view of the realm's state. Keep `f` short and synchronous.
+    pub fn read<T>(&self, f: impl FnOnce(&RealmState) -> T) -> T {
+        f(&self.read_guard())
+    }
+
+    fn read_guard(&self) -> RwLockReadGuard<'_, RealmState> {
+        // A panic while writing cannot leave a half-made row: writers build the new value
+        // first and assign it whole, so a poisoned lock still guards consistent data.
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Server-wide settings (Zulip's settings.py and version.py).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub zulip_version: String,
+    pub zulip_merge_base: String,
+    pub feature_level: FeatureLevel,
+    /// `EXTERNAL_HOST`: `<subdomain>.<external_host>` selects a realm.
+    pub external_host: String,
+    /// `CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE`.
+    pub can_access_all_users_group_limits_presence: bool,
+}
+
+/// Where a user lives: their realm's subdomain and their id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct UserLocator {
+    subdomain: String,
+    user_id: UserId,
+}
+
+/// A user found by their credentials, with their realm.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub realm: Arc<Realm>,
+    pub user: User,
+}
+
+/// The whole server state: realms by subdomain, and an index from delivery email to users.
+#[derive(Clone, Debug)]
+pub struct Store {
+    server: Arc<RwLock<ServerSettings>>,
+    realms: Arc<DashMap<String, Arc<Realm>>>,
+    /// Lowercased delivery email -> the users with that address (one per realm at most).
+    by_delivery_email: Arc<DashMap<String, Vec<UserLocator>>>,
+}
+
+impl Store {
+    /// A store holding `realms` under `server`.
+    pub fn new(server: ServerSettings, realms: Vec<Realm>) -> Self {
+        let store = Self {
+            server: Arc::new(RwLock::new(server)),
+            realms: Arc::new(DashMap::new()),
+            by_delivery_email: Arc::new(DashMap::new()),
+        };
+        for realm in realms {
+            store.insert_realm(realm);
+        }
+        store
+    }
+
+    fn insert_realm(&self, realm: Realm) {
+        let subdomain = realm.settings.subdomain.clone();
+        realm.read(|state| {
+            for user in state.users() {
+                self.by_delivery_email
+                    .entry(user.delivery_email.to_lowercase())
+                    .or_default()
+                    .push(UserLocator {
+                        subdomain: subdomain.clone(),
+                        user_id: user.user_id,
+                    });
+            }
+        });
+        self.realms.insert(subdomain, Arc::new(realm));
+    }
+
+    /// A copy of the server-wide settings.
+    pub fn server(&self) -> ServerSettings {
+        self.server
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The realm on `subdomain`, if there is one.
+    pub fn realm(&self, subdomain: &str) -> Option<Arc<Realm>> {
+        self.realms.get(subdomain).map(|realm| Arc::clone(&realm))
+    }
+
+    /// The only realm, when the server has exactly one.
+    pub fn sole_realm(&self) -> Option<Arc<Realm>> {
+        if self.realms.len() != 1 {
+            return None;
+        }
+        self.realms.iter().next().map(|realm| Arc::clone(&realm))
+    }
+
+    /// Every user whose delivery email is `email` (compared case-insensitively), with their
+    /// realm: one per realm at most. Callers pick the one whose API key matches.
+    pub fn accounts_with_delivery_email(&self, email: &str) -> Vec<Account> {
+        let locators = match self.by_delivery_email.get(&email.to_lowercase()) {
+            Some(locators) => locators.clone(),
+            None => return Vec::new(),
+        };
+        locators
+            .into_iter()
+            .filter_map(|locator| {
+                let realm = self.realm(&locator.subdomain)?;
+                let user = realm.read(|state| state.user(locator.user_id).cloned())?;
+                Some(Account { realm, user })
+            })
+            .collect()
+    }
+}
