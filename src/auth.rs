@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn the_scheme_is_case_insensitive_and_stray_characters_are_dropped_like_python() {
         let encoded = base64::engine::general_purpose::STANDARD.encode("a@b.c:k");
-        let with_stray = format!("bAsIc {}!", encoded);
+        let with_stray = format!("bAsIc {encoded}!");
         assert_eq!(
             basic_credentials(&header(&with_stray)),
             Ok(("a@b.c".to_owned(), "k".to_owned()))

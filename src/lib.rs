@@ -46,8 +46,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the complete application. Tests call this and drive it with `oneshot`.
 pub fn build_app(state: AppState) -> Router {
-    Router::new()
-        .merge(routes::api_router(&state))
+    with_middleware(routes::api_router(&state)).with_state(state)
+}
+
+/// The layers every request passes through, around `routes` (outermost last).
+fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(internal_error_for_panic))
@@ -59,7 +63,6 @@ pub fn build_app(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
 }
 
 /// Serves `build_app(state)` on `listener` until `shutdown` completes, then lets in-flight
@@ -89,4 +92,48 @@ fn internal_error_for_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn explode() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_gets_zulips_500_and_the_server_keeps_serving() {
+        let routes = Router::new()
+            .route("/panic", get(explode))
+            .route("/ok", get(|| async { "fine" }));
+        let state = AppState::new(
+            fixtures::Fixture::default_fixture(),
+            clock::Clock::system(),
+            state::Options::default(),
+        );
+        let app = with_middleware(routes).with_state(state);
+
+        let panicked = app
+            .clone()
+            .oneshot(Request::get("/panic").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let after = app
+            .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+
+        assert_eq!(panicked.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(panicked.headers()[header::CONTENT_TYPE], "application/json");
+        let body = panicked.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            &body[..],
+            b"{\"result\":\"error\",\"msg\":\"Internal server error\"}\n"
+        );
+        assert_eq!(after.status(), StatusCode::OK);
+    }
 }

@@ -35,7 +35,7 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
 
 /// An endpoint served by `rest_dispatch`: the method is checked first (405 with `Allow` and
 /// `allowed_methods`, OPTIONS 204), then Basic authentication, then the view. Responses that
-/// come back from dispatch (not errors raised through it) carry Django's never-cache headers.
+/// dispatch returns (not errors raised through it) carry Django's never-cache headers.
 fn rest_endpoint(
     state: &AppState,
     allowed: &'static [&'static str],
@@ -78,8 +78,15 @@ fn plain_view(view: MethodRouter<AppState>) -> MethodRouter<AppState> {
     })
 }
 
+/// Errors the view raises (a bad body, say) pass through `rest_dispatch` as exceptions and
+/// get no never-cache headers; only what the view returns does.
 async fn never_cache(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    with_never_cache(next.run(request).await, &state)
+    let response = next.run(request).await;
+    if response.status().is_success() {
+        with_never_cache(response, &state)
+    } else {
+        response
+    }
 }
 
 /// Django's `add_never_cache_headers`: `Expires` one second before now, and `Cache-Control`.

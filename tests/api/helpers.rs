@@ -1,0 +1,302 @@
+//! Shared test helpers: a `TestApp` around `build_app` with a frozen clock, request builders
+//! and whole-response assertions.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use zulip_presence_mock::clock::{Clock, Timestamp};
+use zulip_presence_mock::fixtures::{Fixture, DEFAULT_FIXTURE};
+use zulip_presence_mock::state::{Options, RealmPresenceIgnoredParameters};
+use zulip_presence_mock::{build_app, AppState};
+
+/// The frozen "now" of every test: 2023-11-14T22:13:20.25Z.
+pub const NOW_MICROS: i64 = 1_700_000_000_250_000;
+/// `NOW_MICROS` in whole seconds.
+pub const NOW: i64 = 1_700_000_000;
+/// `server_timestamp` at `NOW_MICROS`.
+pub const SERVER_TIMESTAMP: f64 = 1_700_000_000.25;
+
+/// A user of the default fixture: API email (or delivery email) and API key.
+#[derive(Clone, Copy, Debug)]
+pub struct Credentials {
+    pub email: &'static str,
+    pub api_key: &'static str,
+}
+
+pub const DESDEMONA: Credentials = Credentials {
+    email: "desdemona@zulip.com",
+    api_key: "hs0gCa05RFRunzqw7wZyVGOeUvfJIssD",
+};
+pub const IAGO: Credentials = Credentials {
+    email: "iago@zulip.com",
+    api_key: "huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf",
+};
+pub const HAMLET: Credentials = Credentials {
+    email: "hamlet@zulip.com",
+    api_key: "j4PTTKtb2TxxDBfz5LJF3hBGZW3M4Fz6",
+};
+pub const POLONIUS: Credentials = Credentials {
+    email: "polonius@zulip.com",
+    api_key: "6afaCLI71fNYmphNcWI9rQWOwjauQLKX",
+};
+pub const OPHELIA: Credentials = Credentials {
+    email: "ophelia@zulip.com",
+    api_key: "783FSU8iIoELi9M4SGsfAQk7iYY6LtGA",
+};
+pub const WELCOME_BOT: Credentials = Credentials {
+    email: "welcome-bot@zulip.com",
+    api_key: "yZjHZmya9gy4ed1wPw7X8bbGEuRtCu6h",
+};
+/// Zoe's API email is `user11@zulip.localhost`; she authenticates with her delivery email.
+pub const ZOE: Credentials = Credentials {
+    email: "ZOE@zulip.com",
+    api_key: "dC3WPmETR4biPHnY4H59ikQ2lyrBIA3f",
+};
+pub const KING: Credentials = Credentials {
+    email: "king@lear.org",
+    api_key: "F8DKNZkjLHnBNvDMoRTeJzcmP6lcPI71",
+};
+
+/// The app under test, seeded from a fixture at the frozen clock.
+pub struct TestApp {
+    router: Router,
+}
+
+impl TestApp {
+    /// The app on the built-in default fixture.
+    pub fn new() -> Self {
+        Self::from_fixture_json(&default_fixture_json())
+    }
+
+    /// The app on the given fixture (panics if it is invalid).
+    pub fn from_fixture_json(fixture: &Value) -> Self {
+        Self::with_options(fixture, Options::default())
+    }
+
+    /// The app on the given fixture with the given options.
+    pub fn with_options(fixture: &Value, options: Options) -> Self {
+        let fixture =
+            Fixture::parse("test fixture", &fixture.to_string()).expect("valid test fixture");
+        let clock = Clock::frozen(Timestamp::from_unix_micros(NOW_MICROS));
+        Self {
+            router: build_app(AppState::new(fixture, clock, options)),
+        }
+    }
+
+    /// The default fixture with `realm_presence_ignored_parameters = omitted`.
+    pub fn omitting_realm_presence_ignored_parameters() -> Self {
+        Self::with_options(
+            &default_fixture_json(),
+            Options {
+                realm_presence_ignored_parameters: RealmPresenceIgnoredParameters::Omitted,
+            },
+        )
+    }
+
+    /// Starts a request.
+    pub fn request(&self, method: Method, uri: &str) -> TestRequest<'_> {
+        TestRequest {
+            app: self,
+            builder: Request::builder().method(method).uri(uri),
+            body: Body::empty(),
+        }
+    }
+
+    /// `GET /api/v1/realm/presence` as `user`.
+    pub async fn get_realm_presence(&self, user: Credentials) -> TestResponse {
+        self.request(Method::GET, "/api/v1/realm/presence")
+            .basic_auth(user)
+            .send()
+            .await
+    }
+
+    /// `GET /api/v1/server_settings` without credentials.
+    pub async fn get_server_settings(&self) -> TestResponse {
+        self.request(Method::GET, "/api/v1/server_settings")
+            .send()
+            .await
+    }
+}
+
+/// A request being built.
+pub struct TestRequest<'a> {
+    app: &'a TestApp,
+    builder: axum::http::request::Builder,
+    body: Body,
+}
+
+impl TestRequest<'_> {
+    pub fn header(
+        mut self,
+        name: impl TryInto<HeaderName, Error: std::fmt::Debug>,
+        value: &str,
+    ) -> Self {
+        self.builder = self.builder.header(
+            name.try_into().unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        self
+    }
+
+    /// `Authorization: Basic base64(email:api_key)`.
+    pub fn basic_auth(self, user: Credentials) -> Self {
+        self.authorization(&basic(&format!("{}:{}", user.email, user.api_key)))
+    }
+
+    pub fn authorization(self, value: &str) -> Self {
+        self.header(header::AUTHORIZATION, value)
+    }
+
+    pub fn host(self, host: &str) -> Self {
+        self.header(header::HOST, host)
+    }
+
+    /// An `application/x-www-form-urlencoded` body.
+    pub fn form(mut self, body: &str) -> Self {
+        self = self.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.body = Body::from(body.to_owned());
+        self
+    }
+
+    /// A `multipart/form-data` body with these text fields.
+    pub fn multipart(mut self, fields: &[(&str, &str)]) -> Self {
+        let boundary = "----zulipmocktestboundary";
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self = self.header(
+            header::CONTENT_TYPE,
+            &format!("multipart/form-data; boundary={boundary}"),
+        );
+        self.body = Body::from(body);
+        self
+    }
+
+    /// A raw body.
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let request = self.builder.body(self.body).unwrap();
+        let response = self.app.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            bytes,
+        }
+    }
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics if it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|err| {
+            panic!(
+                "body is not JSON ({err}): {:?}",
+                String::from_utf8_lossy(&self.bytes)
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.bytes.clone()).unwrap()
+    }
+
+    /// Every header as (name, value) pairs, sorted, without `content-length`.
+    pub fn header_list(&self) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| *name != header::CONTENT_LENGTH)
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        headers.sort();
+        headers
+    }
+
+    /// Asserts the status, the exact body text (compact JSON plus Zulip's trailing newline) and
+    /// every header.
+    pub fn assert_json(&self, status: StatusCode, body: Value, headers: &[(&str, &str)]) {
+        assert_eq!(self.status, status, "status; body: {}", self.text());
+        assert_eq!(self.text(), format!("{body}\n"), "body");
+        self.assert_headers(headers);
+    }
+
+    /// Asserts every header but `content-length`.
+    pub fn assert_headers(&self, expected: &[(&str, &str)]) {
+        let mut expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        expected.sort();
+        assert_eq!(self.header_list(), expected, "headers");
+    }
+}
+
+/// The default fixture as JSON, for tests that change one thing in it.
+pub fn default_fixture_json() -> Value {
+    serde_json::from_str(DEFAULT_FIXTURE).unwrap()
+}
+
+/// `Basic base64(text)`.
+pub fn basic(text: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
+/// Headers of a JSON success or error returned by the view through `rest_dispatch`.
+pub const JSON_NEVER_CACHE: &[(&str, &str)] = &[
+    ("content-type", "application/json"),
+    ("expires", "Tue, 14 Nov 2023 22:13:19 GMT"),
+    (
+        "cache-control",
+        "max-age=0, no-cache, no-store, must-revalidate, private",
+    ),
+];
+
+/// Headers of a JSON error raised before the view (authentication).
+pub const JSON_UNAUTHORIZED: &[(&str, &str)] = &[
+    ("content-type", "application/json"),
+    ("www-authenticate", "Basic realm=\"zulip\""),
+];
+
+/// Headers of a plain JSON response.
+pub const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
+
+/// A user's legacy presence entry as Zulip sends it.
+pub fn legacy(status: &str, timestamp: i64) -> Value {
+    serde_json::json!({
+        "aggregated": { "client": "website", "status": status, "timestamp": timestamp },
+        "website": { "client": "website", "status": status, "timestamp": timestamp, "pushable": false },
+    })
+}

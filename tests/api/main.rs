@@ -1,0 +1,12 @@
+//! Black-box tests of the whole application, one binary (see tests/api/helpers.rs).
+
+// Test helpers are `pub` for the sibling modules of this one binary, not for export.
+#![allow(unreachable_pub)]
+
+mod auth;
+mod fixtures;
+mod helpers;
+mod http;
+mod presence;
+mod process;
+mod server_settings;

@@ -1,0 +1,272 @@
+//! The real binary: start-up, a real socket, logs without secrets, signals, exit codes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_zulip-presence-mock");
+
+/// A running server and everything it printed so far.
+struct Server {
+    child: Child,
+    addr: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts the binary on a free port with JSON logs and waits for its "listening" line.
+    fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(BINARY)
+            .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .env_remove("ZULIP_MOCK_BIND")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = sender.send(line);
+                }
+            });
+        }
+        let mut server = Self {
+            child,
+            addr: String::new(),
+            lines,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.addr.is_empty() {
+            let line = server
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the server printed its address within 10 s");
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if log["fields"]["message"] == "listening" {
+                server.addr = log["fields"]["addr"].as_str().unwrap().to_owned();
+            }
+        }
+        server
+    }
+
+    /// One HTTP/1.1 request over a real socket; returns the raw response.
+    fn request(&self, head: &str) -> String {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "{head}Host: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    /// Sends SIGTERM and returns the exit code and how long the exit took.
+    fn terminate(mut self) -> (Option<i32>, Duration, Vec<String>) {
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = started + Duration::from_secs(10);
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = started.elapsed();
+        std::thread::sleep(Duration::from_millis(100));
+        let output = self.lines.try_iter().collect();
+        (code, elapsed, output)
+    }
+}
+
+fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_remove("ZULIP_MOCK_BIND")
+        .env_remove("ZULIP_MOCK_FIXTURES")
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_binary_serves_the_default_fixture_and_stops_cleanly_on_sigterm() {
+    let server = Server::start(&[], &[("RUST_LOG", "trace")]);
+    let authorization = basic(&format!("{}:{}", IAGO.email, IAGO.api_key));
+
+    let response = server.request(&format!(
+        "GET /api/v1/realm/presence?foo=1 HTTP/1.1\r\nAuthorization: {authorization}\r\n"
+    ));
+    let wrong = server.request(&format!(
+        "GET /api/v1/realm/presence HTTP/1.1\r\nAuthorization: {}\r\n",
+        basic(&format!("{}:{}", HAMLET.email, IAGO.api_key))
+    ));
+    let (code, elapsed, output) = server.terminate();
+
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains(
+        "\"iago@zulip.com\":{\"aggregated\":{\"client\":\"website\",\"status\":\"active\""
+    ));
+    assert!(
+        response.ends_with("\"ignored_parameters_unsupported\":[\"foo\"]}\n"),
+        "{response}"
+    );
+    assert!(
+        wrong.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{wrong}"
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "stopped after {elapsed:?}"
+    );
+    let output = output.join("\n");
+    assert!(output.contains("SIGTERM received"), "{output}");
+    // Even at trace level, no key and no Authorization header reaches the log.
+    for secret in [
+        IAGO.api_key,
+        &authorization["Basic ".len()..],
+        "Authorization",
+        "authorization",
+    ] {
+        assert!(
+            !output.contains(secret),
+            "the log contains {secret:?}:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn a_fixture_file_given_by_environment_replaces_the_default() {
+    let dir = std::env::temp_dir().join(format!("zulip-mock-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("one-user.json");
+    std::fs::write(
+        &path,
+        r#"{"realms":[{"subdomain":"","name":"Solo","users":[{"user_id":1,"email":"solo@example.com","full_name":"Solo","api_key":"solosolosolosolosolosolosolosolo"}],
+            "presence":[{"user_id":1,"last_connected_time":"-1m","last_active_time":"-1m"}]}]}"#,
+    )
+    .unwrap();
+    let server = Server::start(&[], &[("ZULIP_MOCK_FIXTURES", path.to_str().unwrap())]);
+
+    let response = server.request(&format!(
+        "GET /api/v1/realm/presence HTTP/1.1\r\nAuthorization: {}\r\n",
+        basic("solo@example.com:solosolosolosolosolosolosolosolo")
+    ));
+    let (code, _, _) = server.terminate();
+
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.contains("{\"presences\":{\"solo@example.com\":")
+            || response.contains("\"presences\":{\"solo@example.com\":")
+    );
+    assert_eq!(code, Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_fixture_stops_start_up_with_the_file_the_path_and_the_problem() {
+    let dir = std::env::temp_dir().join(format!("zulip-mock-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.json");
+    std::fs::write(&path, r#"{"realms":[{"subdomain":"","name":"X","users":[{"user_id":1,"email":"a@b.c","full_name":"A","api_key":"short"}]}]}"#).unwrap();
+
+    let (code, stderr) = run_to_exit(&[
+        "--fixtures",
+        path.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stderr,
+        format!(
+            "zulip-presence-mock: bad fixture: {}: at $.realms[0].users[0].api_key: malformed API key: it must be exactly 32 characters of A-Z, a-z and 0-9\n",
+            path.display()
+        )
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_fixture_file_stops_start_up() {
+    let (code, stderr) = run_to_exit(&[
+        "--fixtures",
+        "/nonexistent/zulip.json",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with(
+            "zulip-presence-mock: bad fixture: /nonexistent/zulip.json: cannot read the fixture: "
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_port_in_use_stops_start_up() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+
+    let (code, stderr) = run_to_exit(&["--bind", &addr]);
+
+    assert_eq!(code, Some(3));
+    assert!(
+        stderr.starts_with(&format!("zulip-presence-mock: cannot listen on {addr}: ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_lists_every_flag_with_its_environment_twin() {
+    let output = Command::new(BINARY).arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+
+    assert_eq!(output.status.code(), Some(0));
+    for (flag, env) in [
+        ("--bind", "ZULIP_MOCK_BIND"),
+        ("--fixtures", "ZULIP_MOCK_FIXTURES"),
+        ("--log-format", "ZULIP_MOCK_LOG_FORMAT"),
+        (
+            "--realm-presence-ignored-parameters",
+            "ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS",
+        ),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(&format!("[env: {env}=")),
+            "{flag}/{env} in:\n{help}"
+        );
+    }
+    assert!(help.contains("RUST_LOG"));
+}
