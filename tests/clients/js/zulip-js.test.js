@@ -1,0 +1,165 @@
+// The real zulip-js client (2.1.0) against the release binary, with node:test.
+// Run by tests/run; needs ZULIP_MOCK_BIN (the binary). The server runs on a free port with the
+// default fixture, its relative times made absolute here so that every timestamp is exact.
+
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+const zulip = require('zulip-js');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const BINARY = process.env.ZULIP_MOCK_BIN || path.join(ROOT, 'target', 'release', 'zulip-presence-mock');
+const NOW = Math.floor(Date.now() / 1000);
+const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+const IAGO = { username: 'iago@zulip.com', apiKey: 'huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf' };
+const POLONIUS = { username: 'polonius@zulip.com', apiKey: '6afaCLI71fNYmphNcWI9rQWOwjauQLKX' };
+
+function absolute(value) {
+  const match = typeof value === 'string' && /^([+-])(\d+)([smhdw])$/.exec(value);
+  if (!match) return value;
+  return NOW + (match[1] === '-' ? -1 : 1) * Number(match[2]) * UNITS[match[3]];
+}
+
+function defaultFixtureAtNow() {
+  const fixture = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures', 'default.json'), 'utf8'));
+  for (const realm of fixture.realms) {
+    for (const user of realm.users) {
+      if ('date_joined' in user) user.date_joined = absolute(user.date_joined);
+    }
+    for (const row of realm.presence || []) {
+      row.last_connected_time = absolute(row.last_connected_time ?? null);
+      row.last_active_time = absolute(row.last_active_time ?? null);
+    }
+  }
+  return fixture;
+}
+
+function legacy(status, timestamp) {
+  return {
+    aggregated: { client: 'website', status, timestamp },
+    website: { client: 'website', status, timestamp, pushable: false },
+  };
+}
+
+const EVERYONE = {
+  'cordelia@zulip.com': legacy('active', NOW - 7 * 86400),
+  'desdemona@zulip.com': legacy('idle', NOW - 300),
+  'hamlet@zulip.com': legacy('active', NOW - 80),
+  'iago@zulip.com': legacy('active', NOW - 10),
+  'othello@zulip.com': legacy('idle', NOW - 20),
+  'polonius@zulip.com': legacy('active', NOW - 40),
+  'user11@zulip.localhost': legacy('idle', NOW - 7200),
+};
+
+let server;
+let realm;
+let fixturePath;
+
+before(async () => {
+  fixturePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zulip-mock-js-')), 'fixture.json');
+  fs.writeFileSync(fixturePath, JSON.stringify(defaultFixtureAtNow()));
+  server = spawn(BINARY, ['--bind', '127.0.0.1:0', '--log-format', 'json', '--fixtures', fixturePath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  realm = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not report its address')), 10000);
+    server.on('exit', (code) => reject(new Error(`the server exited with ${code}`)));
+    readline.createInterface({ input: server.stdout }).on('line', (line) => {
+      const log = JSON.parse(line);
+      if (log.fields.message === 'listening') {
+        clearTimeout(timer);
+        resolve(`http://${log.fields.addr}`);
+      }
+    });
+  });
+});
+
+after(async () => {
+  const exited = new Promise((resolve) => server.on('exit', resolve));
+  server.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  fs.rmSync(path.dirname(fixturePath), { recursive: true });
+});
+
+async function presenceOf(credentials, params) {
+  const z = await zulip({ ...credentials, realm });
+  const start = Date.now() / 1000;
+  const result = await z.callEndpoint('/realm/presence', 'GET', params);
+  const end = Date.now() / 1000;
+  const { server_timestamp: serverTimestamp, ...rest } = result;
+  assert.ok(serverTimestamp >= start - 0.001 && serverTimestamp <= end + 0.001, `${serverTimestamp}`);
+  return rest;
+}
+
+test('callEndpoint reads the realm presence as Zulip sends it', async () => {
+  assert.deepEqual(await presenceOf(IAGO, {}), { result: 'success', msg: '', presences: EVERYONE });
+});
+
+test('a limited guest sees only the users they can access', async () => {
+  const expected = {};
+  for (const email of ['cordelia@zulip.com', 'hamlet@zulip.com', 'othello@zulip.com', 'polonius@zulip.com']) {
+    expected[email] = EVERYONE[email];
+  }
+  assert.deepEqual(await presenceOf(POLONIUS, {}), { result: 'success', msg: '', presences: expected });
+});
+
+test('unknown query parameters come back in ignored_parameters_unsupported', async () => {
+  assert.deepEqual(await presenceOf(IAGO, { zeta: 'x', alpha: '1', client: 'zulip-js' }), {
+    result: 'success',
+    msg: '',
+    presences: EVERYONE,
+    ignored_parameters_unsupported: ['alpha', 'zeta'],
+  });
+});
+
+test('a wrong API key gets Zulip\'s 401 body', async () => {
+  const z = await zulip({ username: 'iago@zulip.com', apiKey: 'A'.repeat(32), realm });
+  assert.deepEqual(await z.callEndpoint('/realm/presence'), {
+    result: 'error',
+    msg: 'Invalid API key',
+    code: 'UNAUTHORIZED',
+  });
+});
+
+test('a multipart POST to realm presence is method not allowed', async () => {
+  const z = await zulip({ ...IAGO, realm });
+  assert.deepEqual(await z.callEndpoint('/realm/presence', 'POST', { status: 'active' }), {
+    result: 'error',
+    msg: 'Method Not Allowed',
+    allowed_methods: ['GET', 'HEAD'],
+  });
+});
+
+test('server.settings() returns the server and realm settings', async () => {
+  const z = await zulip({ ...IAGO, realm });
+  assert.deepEqual(await z.server.settings(), {
+    result: 'success',
+    msg: '',
+    authentication_methods: {
+      password: true, dev: false, email: true, ldap: false, remoteuser: false, github: false,
+      azuread: false, gitlab: false, google: false, apple: false, saml: false,
+      'openid connect': false, discord: false,
+    },
+    zulip_version: '12.0-dev+git',
+    zulip_merge_base: '12.0-dev+git',
+    zulip_feature_level: 509,
+    push_notifications_enabled: false,
+    is_incompatible: false,
+    email_auth_enabled: true,
+    require_email_format_usernames: true,
+    realm_url: 'http://localhost:9991',
+    realm_name: 'Zulip Dev',
+    realm_icon: '/static/images/default-avatar.png?version=0',
+    realm_description: '<p>The Zulip development environment default organization.  It\'s great for testing!</p>',
+    realm_web_public_access_enabled: false,
+    external_authentication_methods: [],
+    realm_uri: 'http://localhost:9991',
+  });
+});
