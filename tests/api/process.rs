@@ -77,11 +77,16 @@ impl Server {
         response
     }
 
-    /// Sends SIGTERM and returns the exit code and how long the exit took.
-    fn terminate(mut self) -> (Option<i32>, Duration, Vec<String>) {
+    /// Sends SIGTERM; returns the exit code, how long the exit took and what was printed.
+    fn terminate(self) -> (Option<i32>, Duration, Vec<String>) {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (a `kill` option) and returns as `terminate` does.
+    fn signal(mut self, signal: &str) -> (Option<i32>, Duration, Vec<String>) {
         let started = Instant::now();
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -161,6 +166,20 @@ fn the_binary_serves_the_default_fixture_and_stops_cleanly_on_sigterm() {
             "the log contains {secret:?}:\n{output}"
         );
     }
+}
+
+#[test]
+fn the_binary_stops_cleanly_on_sigint() {
+    let server = Server::start(&[], &[]);
+
+    let (code, elapsed, output) = server.signal("-INT");
+
+    assert_eq!(code, Some(0));
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "stopped after {elapsed:?}"
+    );
+    assert!(output.join("\n").contains("SIGINT received"));
 }
 
 #[test]
