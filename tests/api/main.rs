@@ -9,4 +9,5 @@ mod helpers;
 mod http;
 mod presence;
 mod process;
+mod readme;
 mod server_settings;

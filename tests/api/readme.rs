@@ -1,0 +1,86 @@
+//! README promises that tests keep true: its example fixture, its credentials, its curl line.
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const README: &str = include_str!("../../README.md");
+const EXAMPLE: &str = include_str!("../../fixtures/example.json");
+
+#[test]
+fn the_readme_example_fixture_is_fixtures_example_json() {
+    let after_marker = README
+        .split("<!-- example-fixture: fixtures/example.json -->")
+        .nth(1)
+        .unwrap();
+    let block = after_marker
+        .split("```json\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+
+    let in_readme: Value = serde_json::from_str(block).unwrap();
+    let in_file: Value = serde_json::from_str(EXAMPLE).unwrap();
+    assert_eq!(in_readme, in_file);
+}
+
+/// Every "| `email` ... | `key` |" row of README's credentials table.
+fn readme_credentials() -> Vec<(String, String, Option<String>)> {
+    README
+        .lines()
+        .filter(|line| line.starts_with("| `") && line.contains('@'))
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let email = cells[1].split('`').nth(1)?.to_owned();
+            let key = cells[2].trim_matches('`').to_owned();
+            let host = cells[1]
+                .split("(Host `")
+                .nth(1)
+                .map(|h| h.split('`').next().unwrap().to_owned());
+            (key.len() == 32).then_some((email, key, host))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_readme_credential_logs_in_to_the_default_fixture() {
+    let app = TestApp::new();
+    let credentials = readme_credentials();
+    assert_eq!(credentials.len(), 13);
+    for (email, key, host) in credentials {
+        let response = app
+            .request(Method::GET, "/api/v1/realm/presence")
+            .host(host.as_deref().unwrap_or("127.0.0.1:9991"))
+            .authorization(&basic(&format!("{email}:{key}")))
+            .send()
+            .await;
+
+        let body = response.json();
+        let deactivated = body["msg"] == "Account is deactivated";
+        assert!(
+            response.status == StatusCode::OK || deactivated,
+            "{email}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_quick_start_curl_line_works() {
+    let line = README
+        .lines()
+        .find(|l| l.starts_with("curl -u iago@zulip.com:"))
+        .unwrap();
+    let credentials = line.split_whitespace().nth(2).unwrap();
+    let app = TestApp::new();
+
+    let response = app
+        .request(Method::GET, "/api/v1/realm/presence")
+        .authorization(&basic(credentials))
+        .send()
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+}
