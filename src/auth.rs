@@ -65,7 +65,7 @@ pub fn authenticate(
         tracing::debug!(%email, "no user has this email and API key");
         return Err(ApiError::Unauthenticated("Invalid API key"));
     };
-    if account.realm.settings.deactivated {
+    if account.realm.read(|realm| realm.settings().deactivated) {
         return Err(ApiError::Unauthenticated(
             "This organization has been deactivated",
         ));
@@ -76,7 +76,7 @@ pub fn authenticate(
     if !subdomain.is(&account.realm) {
         tracing::warn!(
             %email,
-            user_subdomain = %account.realm.settings.subdomain,
+            user_subdomain = %account.realm.subdomain(),
             request_subdomain = %subdomain.0,
             "user tried to authenticate on another realm's host"
         );
@@ -166,14 +166,14 @@ pub struct RequestSubdomain(pub String);
 impl RequestSubdomain {
     /// Whether the request was made to `realm`'s host.
     fn is(&self, realm: &Realm) -> bool {
-        self.0 == realm.settings.subdomain
+        self.0 == realm.subdomain()
     }
 }
 
 /// The request's subdomain; with a single realm, every host is that realm's.
 pub fn request_subdomain(store: &Store, headers: &HeaderMap) -> RequestSubdomain {
     if let Some(realm) = store.sole_realm() {
-        return RequestSubdomain(realm.settings.subdomain.clone());
+        return RequestSubdomain(realm.subdomain().to_owned());
     }
     let host = headers
         .get(header::HOST)

@@ -579,7 +579,7 @@ impl RealmFixture {
                 },
             )
         });
-        Realm::new(settings, RealmState::new(users, groups, presence))
+        Realm::new(RealmState::new(settings, users, groups, presence))
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::clock::Timestamp;
 use crate::feature_level::{FeatureLevel, PRESENCE_ACCESS_LIMIT};
-use crate::store::{PresenceRow, RealmSettings, RealmState, User};
+use crate::store::{PresenceRow, RealmState, User};
 
 /// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS`: a user active this close to their last
 /// connection is "active", else "idle".
@@ -75,12 +75,12 @@ impl AccessPolicy {
 /// The realm's presence as `viewer` sees it at `now`, keyed by API email (Zulip's
 /// `get_presence_dict_by_realm` plus the access filter of `get_presences_for_realm`).
 pub fn realm_presence(
-    settings: &RealmSettings,
     state: &RealmState,
     viewer: &User,
     policy: AccessPolicy,
     now: Timestamp,
 ) -> BTreeMap<String, LegacyPresence> {
+    let settings = state.settings();
     if settings.presence_disabled {
         return BTreeMap::new();
     }

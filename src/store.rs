@@ -84,8 +84,9 @@ pub struct RealmSettings {
 }
 
 /// Everything a realm holds, guarded by one lock so that a reader never sees a half-made change.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RealmState {
+    settings: RealmSettings,
     users: BTreeMap<UserId, User>,
     /// For each user, every other user they share an active channel or direct-message group
     /// subscription with (1:1 conversations are two-person groups, as in recent Zulip).
@@ -98,6 +99,7 @@ impl RealmState {
     /// A realm state from its parts. `groups` are the active subscriber sets of the realm's
     /// channels and direct-message groups.
     pub fn new(
+        settings: RealmSettings,
         users: impl IntoIterator<Item = User>,
         groups: impl IntoIterator<Item = BTreeSet<UserId>>,
         presence: impl IntoIterator<Item = (UserId, PresenceRow)>,
@@ -119,11 +121,17 @@ impl RealmState {
             .max()
             .unwrap_or(0);
         Self {
+            settings,
             users,
             shared_with,
             presence,
             last_update_id,
         }
+    }
+
+    /// The realm's settings.
+    pub fn settings(&self) -> &RealmSettings {
+        &self.settings
     }
 
     /// The user with this id, if they belong to the realm.
@@ -171,20 +179,25 @@ impl RealmState {
     }
 }
 
-/// One realm: its settings and its state.
+/// One realm, on its subdomain for life; everything else about it is in its locked state.
 #[derive(Debug)]
 pub struct Realm {
-    pub settings: RealmSettings,
+    subdomain: String,
     state: RwLock<RealmState>,
 }
 
 impl Realm {
-    /// A realm with the given settings and state.
-    pub fn new(settings: RealmSettings, state: RealmState) -> Self {
+    /// A realm holding `state`.
+    pub fn new(state: RealmState) -> Self {
         Self {
-            settings,
+            subdomain: state.settings.subdomain.clone(),
             state: RwLock::new(state),
         }
+    }
+
+    /// The subdomain that selects this realm; "" is the root domain.
+    pub fn subdomain(&self) -> &str {
+        &self.subdomain
     }
 
     /// Runs `f` on a consistent view of the realm's state. Keep `f` short and synchronous.
@@ -251,7 +264,7 @@ impl Store {
     }
 
     fn insert_realm(&self, realm: Realm) {
-        let subdomain = realm.settings.subdomain.clone();
+        let subdomain = realm.subdomain().to_owned();
         realm.read(|state| {
             for user in state.users() {
                 self.by_delivery_email

@@ -78,7 +78,7 @@ pub(super) async fn get_realm_presence(
     };
     let presences = authed
         .realm
-        .read(|realm| realm_presence(&authed.realm.settings, realm, &authed.user, policy, now));
+        .read(|realm| realm_presence(realm, &authed.user, policy, now));
     let lists_ignored = server.feature_level.has(IGNORED_PARAMETERS_UNSUPPORTED)
         && state.options.realm_presence_ignored_parameters
             == RealmPresenceIgnoredParameters::Listed;

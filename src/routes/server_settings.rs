@@ -90,7 +90,10 @@ pub(super) async fn get_server_settings(
         format!("{subdomain}.{}", server.external_host)
     };
     let realm_url = format!("http://{host}");
-    let settings = realm.as_ref().map(|realm| &realm.settings);
+    let settings = realm
+        .as_ref()
+        .map(|realm| realm.read(|state| state.settings().clone()));
+    let settings = settings.as_ref();
     Ok(Success::new(ServerSettingsResponse {
         authentication_methods: EMAIL_AND_PASSWORD_ONLY,
         zulip_version: server.zulip_version,
