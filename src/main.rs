@@ -31,6 +31,13 @@ async fn main() -> ExitCode {
         }
     };
     let state = AppState::new(fixture, Clock::system(), config.options());
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            eprintln!("zulip-presence-mock: cannot install signal handlers: {err}");
+            return ExitCode::from(EXIT_SERVE_FAILED);
+        }
+    };
 
     let listener = match TcpListener::bind(config.bind).await {
         Ok(listener) => listener,
@@ -46,7 +53,7 @@ async fn main() -> ExitCode {
         Ok(addr) => tracing::info!(%addr, "listening"),
         Err(_) => tracing::info!(addr = %config.bind, "listening"),
     }
-    if let Err(err) = run(listener, state, shutdown_signal()).await {
+    if let Err(err) = run(listener, state, shutdown).await {
         eprintln!("zulip-presence-mock: server error: {err}");
         return ExitCode::from(EXIT_SERVE_FAILED);
     }
@@ -54,26 +61,28 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Completes on Ctrl-C (SIGINT) or, on unix, SIGTERM (what `docker stop` sends).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Listens for SIGINT (Ctrl-C) and SIGTERM (what `docker stop` sends) from now on, and
+/// returns a future that completes when either arrives. The handlers are installed before the
+/// server says it is listening, so a signal sent right after start-up is never missed.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    })
+}
+
+/// Elsewhere, Ctrl-C only.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received, shutting down");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
+    })
 }

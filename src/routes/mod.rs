@@ -89,13 +89,14 @@ async fn never_cache(State(state): State<AppState>, request: Request, next: Next
     }
 }
 
-/// Django's `add_never_cache_headers`: `Expires` one second before now, and `Cache-Control`.
+/// Django's `add_never_cache_headers`: `Expires` now (its -1 s timeout is clamped to 0), and
+/// `Cache-Control`.
 fn with_never_cache(mut response: Response, state: &AppState) -> Response {
     let headers = response.headers_mut();
     if headers.contains_key(header::CACHE_CONTROL) {
         return response;
     }
-    let expires = http_date(state.clock.now().unix_seconds() - 1);
+    let expires = http_date(state.clock.now().unix_seconds());
     if let Ok(value) = HeaderValue::from_str(&expires) {
         headers.insert(header::EXPIRES, value);
     }

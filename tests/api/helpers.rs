@@ -277,7 +277,7 @@ pub fn basic(text: &str) -> String {
 /// Headers of a JSON success or error returned by the view through `rest_dispatch`.
 pub const JSON_NEVER_CACHE: &[(&str, &str)] = &[
     ("content-type", "application/json"),
-    ("expires", "Tue, 14 Nov 2023 22:13:19 GMT"),
+    ("expires", "Tue, 14 Nov 2023 22:13:20 GMT"),
     (
         "cache-control",
         "max-age=0, no-cache, no-store, must-revalidate, private",

@@ -28,7 +28,7 @@ async fn a_wrong_method_is_405_with_allow_before_authentication() {
                 "max-age=0, no-cache, no-store, must-revalidate, private",
             ),
             ("content-type", "text/html; charset=utf-8"),
-            ("expires", "Tue, 14 Nov 2023 22:13:19 GMT"),
+            ("expires", "Tue, 14 Nov 2023 22:13:20 GMT"),
         ]);
     }
 }
@@ -50,7 +50,7 @@ async fn options_is_204_with_allow_and_no_authentication() {
             "cache-control",
             "max-age=0, no-cache, no-store, must-revalidate, private",
         ),
-        ("expires", "Tue, 14 Nov 2023 22:13:19 GMT"),
+        ("expires", "Tue, 14 Nov 2023 22:13:20 GMT"),
     ]);
 }
 
