@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::state::{Options, RealmPresenceIgnoredParameters};
 
@@ -17,8 +17,17 @@ use crate::state::{Options, RealmPresenceIgnoredParameters};
                   API keys and Authorization headers are never logged."
 )]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address and port to listen on (9991 is the port of Zulip's own development server).
-    #[arg(long, env = "ZULIP_MOCK_BIND", default_value = "127.0.0.1:9991")]
+    #[arg(
+        long,
+        env = "ZULIP_MOCK_BIND",
+        default_value = "127.0.0.1:9991",
+        global = true
+    )]
     pub bind: SocketAddr,
 
     /// Fixture file (JSON) describing the server, its realms, users and presence. Default: the
@@ -40,6 +49,14 @@ pub struct Config {
         default_value_t = RealmPresenceIgnoredParameters::Listed
     )]
     pub realm_presence_ignored_parameters: RealmPresenceIgnoredParameters,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask the server listening on --bind on this machine whether it is healthy (GET
+    /// /__admin/health); exit 0 if it is, 1 if not. For container health checks.
+    Healthcheck,
 }
 
 /// How log lines are written.

@@ -10,14 +10,17 @@
 //! - `feature_level`: the named API feature levels behaviour depends on.
 //! - `auth`: Zulip's Basic authentication and realm-by-Host selection.
 //! - `params`, `response`, `error`: request parameters, success and error bodies on the wire.
-//! - `routes`: every Zulip endpoint in one list.
+//! - `routes`: every Zulip endpoint in one list; `admin`: the test-control API (`/__admin`).
+//! - `healthcheck`: the `healthcheck` subcommand, for container health checks.
 
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod feature_level;
 pub mod fixtures;
+pub mod healthcheck;
 pub mod params;
 pub mod presence;
 pub mod response;
@@ -46,7 +49,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the complete application. Tests call this and drive it with `oneshot`.
 pub fn build_app(state: AppState) -> Router {
-    with_middleware(routes::api_router(&state)).with_state(state)
+    let routes = routes::api_router(&state).merge(admin::admin_router());
+    with_middleware(routes).with_state(state)
 }
 
 /// The layers every request passes through, around `routes` (outermost last).

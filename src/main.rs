@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio::net::TcpListener;
 use zulip_presence_mock::clock::Clock;
-use zulip_presence_mock::config::Config;
+use zulip_presence_mock::config::{Command, Config};
 use zulip_presence_mock::fixtures::Fixture;
-use zulip_presence_mock::{run, telemetry, AppState};
+use zulip_presence_mock::{healthcheck, run, telemetry, AppState};
 
 /// Exit status when the fixture is missing, unreadable, malformed or inconsistent.
 const EXIT_BAD_FIXTURE: u8 = 2;
@@ -17,6 +17,15 @@ const EXIT_SERVE_FAILED: u8 = 3;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
+    if let Some(Command::Healthcheck) = config.command {
+        return match healthcheck::check(config.bind) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("zulip-presence-mock: unhealthy: {problem}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     telemetry::init_tracing(config.log_format);
 
     let fixture = match &config.fixtures {

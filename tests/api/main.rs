@@ -3,6 +3,7 @@
 // Test helpers are `pub` for the sibling modules of this one binary, not for export.
 #![allow(unreachable_pub)]
 
+mod admin;
 mod auth;
 mod fixtures;
 mod helpers;

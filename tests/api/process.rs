@@ -211,6 +211,38 @@ fn a_fixture_file_given_by_environment_replaces_the_default() {
 }
 
 #[test]
+fn the_healthcheck_subcommand_reports_a_running_server_healthy() {
+    let server = Server::start(&[], &[]);
+
+    let healthy = Command::new(BINARY)
+        .args(["healthcheck", "--bind", &server.addr])
+        .output()
+        .unwrap();
+    let (code, _, _) = server.terminate();
+    let addr = server_gone_addr();
+    let unhealthy = Command::new(BINARY)
+        .args(["healthcheck", "--bind", &addr])
+        .output()
+        .unwrap();
+
+    assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
+    assert_eq!(code, Some(0));
+    assert_eq!(unhealthy.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unhealthy.stderr).starts_with(&format!(
+            "zulip-presence-mock: unhealthy: cannot connect to {addr}: "
+        )),
+        "{unhealthy:?}"
+    );
+}
+
+/// An address where nothing listens.
+fn server_gone_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+#[test]
 fn a_bad_fixture_stops_start_up_with_the_file_the_path_and_the_problem() {
     let dir = std::env::temp_dir().join(format!("zulip-mock-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
