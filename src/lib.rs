@@ -31,6 +31,7 @@ pub mod telemetry;
 
 use std::any::Any;
 use std::future::Future;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -39,8 +40,8 @@ use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
+use tracing::{Level, Span};
 
 pub use state::AppState;
 
@@ -61,11 +62,26 @@ fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
         .layer(CatchPanicLayer::custom(internal_error_for_panic))
         .layer(
             // Spans carry the method and path only: never headers (credentials) or queries.
+            // Health checks (every few seconds in a container) are logged at debug level only;
+            // a disabled span (filtered out) has no metadata and logs at debug too.
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                    let (method, path) = (request.method(), request.uri().path());
+                    if path == admin::HEALTH_PATH {
+                        tracing::debug_span!("request", %method, %path)
+                    } else {
+                        tracing::info_span!("request", %method, %path)
+                    }
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(|response: &Response, latency: Duration, span: &Span| {
+                    let status = response.status().as_u16();
+                    let latency_ms = latency.as_secs_f64() * 1000.0;
+                    if span.metadata().is_none_or(|m| *m.level() == Level::DEBUG) {
+                        tracing::debug!(status, latency_ms, "finished processing request");
+                    } else {
+                        tracing::info!(status, latency_ms, "finished processing request");
+                    }
+                }),
         )
 }
 

@@ -2,12 +2,12 @@
 
 Run by tests/run; needs ZULIP_MOCK_BIN (the binary) and the client installed. The server runs
 on a free port with the default fixture, its relative times made absolute here so that every
-expected timestamp is exact.
+expected timestamp is exact. With ZULIP_MOCK_SITE (and ZULIP_MOCK_NOW), the suite checks a
+server started elsewhere instead, such as the Docker image (tests/docker/run).
 """
 
 import json
 import os
-import re
 import subprocess
 import tempfile
 import threading
@@ -16,37 +16,17 @@ import unittest
 
 import zulip
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from fixture_at import ROOT, default_fixture_at
+
 BINARY = os.environ.get("ZULIP_MOCK_BIN", os.path.join(ROOT, "target", "release", "zulip-presence-mock"))
-NOW = int(time.time())
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A server started elsewhere (e.g. a container) serving default_fixture_at(ZULIP_MOCK_NOW).
+EXTERNAL_SITE = os.environ.get("ZULIP_MOCK_SITE")
+NOW = int(os.environ.get("ZULIP_MOCK_NOW") or time.time())
 
 IAGO = ("iago@zulip.com", "huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf")
 POLONIUS = ("polonius@zulip.com", "6afaCLI71fNYmphNcWI9rQWOwjauQLKX")
 OPHELIA = ("ophelia@zulip.com", "783FSU8iIoELi9M4SGsfAQk7iYY6LtGA")
 WELCOME_BOT = ("welcome-bot@zulip.com", "yZjHZmya9gy4ed1wPw7X8bbGEuRtCu6h")
-
-
-def absolute(value):
-    """A fixture time made absolute against NOW (relative strings only)."""
-    match = re.fullmatch(r"([+-])(\d+)([smhdw])", value) if isinstance(value, str) else None
-    if not match:
-        return value
-    sign = -1 if match.group(1) == "-" else 1
-    return NOW + sign * int(match.group(2)) * UNITS[match.group(3)]
-
-
-def default_fixture_at_now():
-    with open(os.path.join(ROOT, "fixtures", "default.json")) as f:
-        fixture = json.load(f)
-    for realm in fixture["realms"]:
-        for user in realm["users"]:
-            if "date_joined" in user:
-                user["date_joined"] = absolute(user["date_joined"])
-        for row in realm.get("presence", []):
-            for key in ("last_connected_time", "last_active_time"):
-                row[key] = absolute(row.get(key))
-    return fixture
 
 
 def legacy(status, timestamp):
@@ -73,8 +53,11 @@ fixture_path = None
 
 def setUpModule():
     global server, site, fixture_path
+    if EXTERNAL_SITE:
+        site = EXTERNAL_SITE
+        return
     fixture_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump(default_fixture_at_now(), fixture_file)
+    json.dump(default_fixture_at(NOW), fixture_file)
     fixture_file.close()
     fixture_path = fixture_file.name
     server = subprocess.Popen(
@@ -97,6 +80,8 @@ def setUpModule():
 
 
 def tearDownModule():
+    if server is None:
+        return
     server.terminate()
     assert server.wait(timeout=5) == 0
     os.unlink(fixture_path)
