@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::clock::ClockStart;
 use crate::state::{Options, RealmPresenceIgnoredParameters};
 
 /// A mock Zulip server for the presence API.
@@ -34,6 +35,18 @@ pub struct Config {
     /// built-in default fixture (fixtures/default.json, compiled into the binary).
     #[arg(long, env = "ZULIP_MOCK_FIXTURES", value_name = "PATH")]
     pub fixtures: Option<PathBuf>,
+
+    /// The server's clock: `system`, `frozen:<time>` (stopped at UNIX seconds, RFC 3339 or a
+    /// time relative to now such as `-1d`), or `offset:<relative time>` (real time moved, such as
+    /// `offset:-1h`). Relative fixture times resolve against it; a frozen clock gives
+    /// byte-identical responses run after run.
+    #[arg(
+        long,
+        env = "ZULIP_MOCK_CLOCK",
+        default_value = "system",
+        value_name = "CLOCK"
+    )]
+    pub clock: ClockStart,
 
     /// Log format on standard output.
     #[arg(long, env = "ZULIP_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -25,6 +25,10 @@ pub enum ApiError {
     #[error("This endpoint requires HTTP basic authentication.")]
     BasicAuthRequired,
 
+    /// 400 `REQUEST_VARIABLE_MISSING`, with `var_name`.
+    #[error("Missing '{0}' argument")]
+    MissingArgument(&'static str),
+
     /// 400 `BAD_REQUEST` with a free-form message.
     #[error("{0}")]
     BadRequest(String),
@@ -57,6 +61,8 @@ struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    var_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     allowed_methods: Option<&'a [&'static str]>,
 }
 
@@ -65,7 +71,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotLoggedIn | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::BasicAuthRequired | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BasicAuthRequired | Self::MissingArgument(_) | Self::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,6 +85,7 @@ impl ApiError {
     pub fn code(&self) -> Option<&'static str> {
         match self {
             Self::NotLoggedIn | Self::Unauthenticated(_) => Some("UNAUTHORIZED"),
+            Self::MissingArgument(_) => Some("REQUEST_VARIABLE_MISSING"),
             Self::BasicAuthRequired
             | Self::BadRequest(_)
             | Self::NotFound
@@ -96,6 +105,10 @@ impl IntoResponse for ApiError {
             result: "error",
             msg: self.to_string(),
             code: self.code(),
+            var_name: match &self {
+                Self::MissingArgument(name) => Some(*name),
+                _ => None,
+            },
             allowed_methods,
         };
         let mut response = json_response(self.status(), &body);

@@ -5,15 +5,11 @@
 //! seed the store again.
 
 use std::collections::{BTreeSet, HashSet};
-use std::fmt;
 use std::path::Path;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
-use crate::clock::Timestamp;
+use crate::clock::{TimeSpec, Timestamp};
 use crate::feature_level::{self, FeatureLevel};
 use crate::store::{
     AccessAllUsersGroup, PresenceRow, Realm, RealmSettings, RealmState, Role, ServerSettings, User,
@@ -165,7 +161,7 @@ struct UserFixture {
     #[serde(default = "yes")]
     presence_enabled: bool,
     #[serde(default = "default_date_joined")]
-    date_joined: FixtureTime,
+    date_joined: TimeSpec,
     api_key: String,
 }
 
@@ -173,8 +169,8 @@ fn yes() -> bool {
     true
 }
 
-fn default_date_joined() -> FixtureTime {
-    FixtureTime::Relative(-365 * 86_400)
+fn default_date_joined() -> TimeSpec {
+    TimeSpec::Relative(-365 * 86_400)
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -193,124 +189,9 @@ struct ChannelFixture {
 struct PresenceFixture {
     user_id: UserId,
     #[serde(default)]
-    last_connected_time: Option<FixtureTime>,
+    last_connected_time: Option<TimeSpec>,
     #[serde(default)]
-    last_active_time: Option<FixtureTime>,
-}
-
-/// A time in a fixture: absolute, or relative to the server's clock when the fixture is loaded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FixtureTime {
-    Absolute(Timestamp),
-    /// Seconds from "now" (negative: in the past).
-    Relative(i64),
-}
-
-impl FixtureTime {
-    fn at(self, now: Timestamp) -> Timestamp {
-        match self {
-            Self::Absolute(at) => at,
-            Self::Relative(seconds) => now.plus_seconds(seconds),
-        }
-    }
-
-    /// Parses RFC 3339 (`2026-11-25T12:00:00Z`), `now`, or `[+-]N<unit>` with unit s, m, h, d, w.
-    fn parse(text: &str) -> Result<Self, String> {
-        if text == "now" {
-            return Ok(Self::Relative(0));
-        }
-        if let Some(relative) = parse_relative(text) {
-            return relative.map(Self::Relative);
-        }
-        let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|err| {
-            format!(
-                "invalid time {text:?}: expected UNIX seconds, RFC 3339 (2026-11-25T12:00:00Z), \
-                 \"now\" or a relative time such as \"-90s\", \"-5m\", \"-3d\" ({err})"
-            )
-        })?;
-        let micros = at.unix_timestamp_nanos() / 1_000;
-        Ok(Self::Absolute(Timestamp::from_unix_micros(
-            i64::try_from(micros).map_err(|_| format!("time {text:?} is out of range"))?,
-        )))
-    }
-}
-
-/// `Some(result)` when `text` looks like a relative time (a sign first), else `None`.
-fn parse_relative(text: &str) -> Option<Result<i64, String>> {
-    let sign = match text.as_bytes().first()? {
-        b'-' => -1,
-        b'+' => 1,
-        _ => return None,
-    };
-    let body = &text[1..];
-    let unit_at = body
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(body.len());
-    let (digits, unit) = body.split_at(unit_at);
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => {
-            return Some(Err(format!(
-                "invalid relative time {text:?}: expected a sign, digits and a unit of s, m, h, d or w, such as \"-90s\""
-            )))
-        }
-    };
-    let amount = digits
-        .parse::<i64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale));
-    Some(amount.map(|seconds| sign * seconds).ok_or_else(|| {
-        format!("invalid relative time {text:?}: the amount is missing or too large")
-    }))
-}
-
-impl<'de> Deserialize<'de> for FixtureTime {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TimeVisitor;
-
-        impl Visitor<'_> for TimeVisitor {
-            type Value = FixtureTime;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "UNIX seconds, an RFC 3339 string, \"now\" or a relative time such as \"-90s\"",
-                )
-            }
-
-            fn visit_i64<E: de::Error>(self, seconds: i64) -> Result<FixtureTime, E> {
-                let micros = seconds
-                    .checked_mul(1_000_000)
-                    .ok_or_else(|| E::custom(format!("time {seconds} is out of range")))?;
-                Ok(FixtureTime::Absolute(Timestamp::from_unix_micros(micros)))
-            }
-
-            fn visit_u64<E: de::Error>(self, seconds: u64) -> Result<FixtureTime, E> {
-                let seconds = i64::try_from(seconds)
-                    .map_err(|_| E::custom(format!("time {seconds} is out of range")))?;
-                self.visit_i64(seconds)
-            }
-
-            fn visit_f64<E: de::Error>(self, seconds: f64) -> Result<FixtureTime, E> {
-                let micros = (seconds * 1e6).round();
-                if !micros.is_finite() || micros.abs() > i64::MAX as f64 / 2.0 {
-                    return Err(E::custom(format!("time {seconds} is out of range")));
-                }
-                Ok(FixtureTime::Absolute(Timestamp::from_unix_micros(
-                    micros as i64,
-                )))
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<FixtureTime, E> {
-                FixtureTime::parse(text).map_err(E::custom)
-            }
-        }
-
-        deserializer.deserialize_any(TimeVisitor)
-    }
+    last_active_time: Option<TimeSpec>,
 }
 
 impl Fixture {
@@ -614,40 +495,6 @@ fn is_valid_subdomain(subdomain: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relative_times_resolve_against_now() {
-        let now = Timestamp::from_unix_seconds(1_000_000);
-        for (text, seconds) in [
-            ("-90s", -90),
-            ("-5m", -300),
-            ("+2h", 7_200),
-            ("-3d", -259_200),
-            ("-1w", -604_800),
-            ("now", 0),
-        ] {
-            assert_eq!(
-                FixtureTime::parse(text).unwrap().at(now),
-                now.plus_seconds(seconds),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn rfc3339_times_keep_their_offset_and_fraction() {
-        assert_eq!(
-            FixtureTime::parse("2023-11-14T23:13:20.5+01:00").unwrap(),
-            FixtureTime::Absolute(Timestamp::from_unix_micros(1_700_000_000_500_000))
-        );
-    }
-
-    #[test]
-    fn malformed_times_are_refused_with_a_reason() {
-        for text in ["-90", "-5y", "yesterday", "-s", "2023-13-01T00:00:00Z"] {
-            assert!(FixtureTime::parse(text).is_err(), "{text}");
-        }
-    }
 
     #[test]
     fn api_keys_are_32_alphanumerics() {

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio::net::TcpListener;
-use zulip_presence_mock::clock::Clock;
 use zulip_presence_mock::config::{Command, Config};
 use zulip_presence_mock::fixtures::Fixture;
 use zulip_presence_mock::{healthcheck, run, telemetry, AppState};
@@ -39,7 +38,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_FIXTURE);
         }
     };
-    let state = AppState::new(fixture, Clock::system(), config.options());
+    let state = AppState::new(fixture, config.clock.start(), config.options());
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,
         Err(err) => {

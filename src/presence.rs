@@ -1,11 +1,13 @@
 //! Zulip's presence rules (zerver/lib/presence.py), as pure functions of the realm state and the
 //! clock: who is listed, and each user's legacy status. No HTTP here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::feature_level::{FeatureLevel, PRESENCE_ACCESS_LIMIT};
-use crate::store::{PresenceRow, RealmState, User};
+use crate::store::{PresenceRow, PresenceTimes, RealmState, User, UserId};
 
 /// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS`: a user active this close to their last
 /// connection is "active", else "idle".
@@ -15,7 +17,7 @@ pub const ACTIVITY_OFFSET_SECONDS: i64 = 70;
 /// `get_presence_dict_by_realm`: 14 days).
 pub const PRESENCE_WINDOW_SECONDS: i64 = 14 * 86_400;
 
-/// A legacy presence status.
+/// A legacy presence status, as clients report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Active,
@@ -23,6 +25,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// Zulip's `UserPresence.status_from_string`: exactly "active" or "idle".
+    pub fn from_wire(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "idle" => Some(Self::Idle),
+            _ => None,
+        }
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,40 +83,262 @@ impl AccessPolicy {
     }
 }
 
-/// The realm's presence as `viewer` sees it at `now`, keyed by API email (Zulip's
-/// `get_presence_dict_by_realm` plus the access filter of `get_presences_for_realm`).
+/// `PRESENCE_UPDATE_MIN_FREQ_SECONDS`: a report moves a time only when it is older than this.
+pub const UPDATE_MIN_FREQ_SECONDS: i64 = 55;
+
+/// `OFFLINE_THRESHOLD_SECS`: single-user presence says "offline" past this.
+pub const OFFLINE_THRESHOLD_SECONDS: i64 = 200;
+
+/// Which rows a presence request asks for (the arguments of Zulip's
+/// `get_presence_dict_by_realm`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PresenceQuery {
+    /// `last_update_id`: only rows changed after it; a positive one also drops the time window.
+    pub after_update_id: Option<i64>,
+    /// `history_limit_days`: the time window (default 14 days); 0 selects nothing.
+    pub history_limit_days: Option<i64>,
+}
+
+/// The rows a presence request returns, and its `presence_last_update_id`.
+#[derive(Debug)]
+pub struct PresenceSelection<'a> {
+    pub rows: Vec<(&'a User, &'a PresenceRow)>,
+    pub last_update_id: i64,
+}
+
+impl PresenceSelection<'_> {
+    /// The rows in the legacy format, keyed by API email.
+    pub fn legacy(&self) -> BTreeMap<String, LegacyPresence> {
+        self.rows
+            .iter()
+            .map(|(user, row)| {
+                (
+                    user.email.clone(),
+                    LegacyPresence::of(row, user.date_joined),
+                )
+            })
+            .collect()
+    }
+
+    /// The rows in the modern format, keyed by user id.
+    pub fn modern(&self) -> BTreeMap<UserId, ModernPresence> {
+        self.rows
+            .iter()
+            .map(|(user, row)| (user.user_id, ModernPresence::of(row, user.date_joined)))
+            .collect()
+    }
+}
+
+/// The presence rows `viewer` gets for `query` at `now` (zerver/lib/presence.py
+/// `get_presences_for_realm` and `get_presence_dict_by_realm`).
+pub fn select_presence<'a>(
+    state: &'a RealmState,
+    viewer: &User,
+    policy: AccessPolicy,
+    query: PresenceQuery,
+    now: Timestamp,
+) -> PresenceSelection<'a> {
+    let settings = state.settings();
+    if settings.presence_disabled {
+        return PresenceSelection {
+            rows: Vec::new(),
+            last_update_id: -1,
+        };
+    }
+    let window_days = query
+        .history_limit_days
+        .unwrap_or(PRESENCE_WINDOW_SECONDS / 86_400);
+    let since = now.plus_seconds(window_days.saturating_mul(-86_400));
+    let windowed = query.after_update_id.is_none_or(|id| id <= 0);
+    let accessible = accessible_users(state, viewer, policy);
+    let rows: Vec<_> = if query.history_limit_days == Some(0) {
+        Vec::new()
+    } else {
+        state
+            .presence_rows()
+            .filter(|(user, _)| user.is_active && !user.is_bot)
+            .filter(|(_, row)| {
+                query
+                    .after_update_id
+                    .is_none_or(|id| row.last_update_id > id)
+            })
+            .filter(|(_, row)| !windowed || row.last_connected_time.is_some_and(|t| t >= since))
+            .filter(|(user, _)| {
+                accessible
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&user.user_id))
+            })
+            .collect()
+    };
+    let last_update_id = rows
+        .iter()
+        .map(|(_, row)| row.last_update_id)
+        .max()
+        .or(query.after_update_id)
+        .unwrap_or(-1);
+    PresenceSelection {
+        rows,
+        last_update_id,
+    }
+}
+
+/// The realm's presence as `GET /realm/presence` shows it to `viewer` at `now`, keyed by API
+/// email.
 pub fn realm_presence(
     state: &RealmState,
     viewer: &User,
     policy: AccessPolicy,
     now: Timestamp,
 ) -> BTreeMap<String, LegacyPresence> {
-    let settings = state.settings();
-    if settings.presence_disabled {
-        return BTreeMap::new();
-    }
-    let since = now.plus_seconds(-PRESENCE_WINDOW_SECONDS);
-    let accessible = if policy.applies() {
-        state.accessible_users(viewer, settings.can_access_all_users_group)
+    select_presence(state, viewer, policy, PresenceQuery::default(), now).legacy()
+}
+
+fn accessible_users(
+    state: &RealmState,
+    viewer: &User,
+    policy: AccessPolicy,
+) -> Option<HashSet<UserId>> {
+    if policy.applies() {
+        state.accessible_users(viewer, state.settings().can_access_all_users_group)
     } else {
         None
+    }
+}
+
+/// A user's presence in Zulip's modern form: both times in whole seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ModernPresence {
+    pub active_timestamp: i64,
+    pub idle_timestamp: i64,
+}
+
+impl ModernPresence {
+    /// Zulip's `get_modern_user_presence_info`: a missing time counts as `date_joined`.
+    pub fn of(row: &PresenceRow, date_joined: Timestamp) -> Self {
+        Self {
+            active_timestamp: row.last_active_time.unwrap_or(date_joined).unix_seconds(),
+            idle_timestamp: row
+                .last_connected_time
+                .unwrap_or(date_joined)
+                .unix_seconds(),
+        }
+    }
+}
+
+/// What a presence report (`POST /users/me/presence`) does to a row at `now`, or `None` when it
+/// changes nothing (zerver/actions/presence.py `do_update_user_presence`): the first report
+/// creates the row; later, each time moves to now only when it is more than 55 s old, and an
+/// active report brings the connected time along.
+pub fn reported_times(
+    row: Option<&PresenceRow>,
+    status: Status,
+    now: Timestamp,
+) -> Option<PresenceTimes> {
+    let active = status == Status::Active;
+    let Some(row) = row else {
+        return Some(PresenceTimes {
+            last_connected_time: Some(now),
+            last_active_time: active.then_some(now),
+        });
     };
-    state
-        .presence_rows()
-        .filter(|(user, _)| user.is_active && !user.is_bot)
-        .filter(|(_, row)| row.last_connected_time.is_some_and(|t| t >= since))
-        .filter(|(user, _)| {
-            accessible
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&user.user_id))
-        })
-        .map(|(user, row)| {
-            (
-                user.email.clone(),
-                LegacyPresence::of(row, user.date_joined),
-            )
-        })
-        .collect()
+    let stale = |time: Option<Timestamp>| {
+        time.is_none_or(|t| now > t.plus_seconds(UPDATE_MIN_FREQ_SECONDS))
+    };
+    let mut times = PresenceTimes {
+        last_connected_time: row.last_connected_time,
+        last_active_time: row.last_active_time,
+    };
+    let mut changed = false;
+    if stale(row.last_connected_time) {
+        times.last_connected_time = Some(now);
+        changed = true;
+    }
+    if active && stale(row.last_active_time) {
+        times.last_active_time = Some(now);
+        if times.last_connected_time.is_none_or(|t| now > t) {
+            times.last_connected_time = Some(now);
+        }
+        changed = true;
+    }
+    changed.then_some(times)
+}
+
+/// Why `GET /users/{user_id_or_email}/presence` has nothing to show, in Zulip's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserPresenceError {
+    /// Unknown, another realm's, deactivated, or named by a delivery email.
+    NoSuchUser,
+    /// The user is a bot.
+    Bot,
+    /// The access limit hides the user from the requester.
+    InsufficientPermission,
+    /// The user has no presence row.
+    NoPresenceData,
+}
+
+/// One user's presence as `GET /users/{user_id_or_email}/presence` shows it (Zulip's
+/// `get_presence_backend`): no time window; `aggregated` says "offline" after 200 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPresence {
+    pub modern: ModernPresence,
+    pub website: LegacyPresence,
+    pub aggregated_status: &'static str,
+}
+
+/// Finds the user `user_id_or_email` names (an integer as Python's `int()` reads it is an id,
+/// anything else an API email) and their presence, as `viewer` may see it at `now`.
+pub fn user_presence(
+    state: &RealmState,
+    viewer: &User,
+    policy: AccessPolicy,
+    user_id_or_email: &str,
+    now: Timestamp,
+) -> Result<UserPresence, UserPresenceError> {
+    let target = match python_int(user_id_or_email) {
+        Some(id) => u64::try_from(id).ok().and_then(|id| state.user(id)),
+        None => state
+            .users()
+            .find(|u| u.email.eq_ignore_ascii_case(user_id_or_email)),
+    };
+    let target = target
+        .filter(|u| u.is_active)
+        .ok_or(UserPresenceError::NoSuchUser)?;
+    if target.is_bot {
+        return Err(UserPresenceError::Bot);
+    }
+    if accessible_users(state, viewer, policy).is_some_and(|ids| !ids.contains(&target.user_id)) {
+        return Err(UserPresenceError::InsufficientPermission);
+    }
+    let row = state
+        .presence_row(target.user_id)
+        .ok_or(UserPresenceError::NoPresenceData)?;
+    let website = LegacyPresence::of(row, target.date_joined);
+    let offline = now.unix_seconds() - website.timestamp > OFFLINE_THRESHOLD_SECONDS;
+    Ok(UserPresence {
+        modern: ModernPresence::of(row, target.date_joined),
+        website,
+        aggregated_status: if offline {
+            "offline"
+        } else {
+            website.status.as_str()
+        },
+    })
+}
+
+/// Python's `int(text)` for what fits in an `i64`: surrounding whitespace, an optional sign,
+/// and digits with single underscores between them.
+fn python_int(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if !well_formed {
+        return None;
+    }
+    text.replace('_', "").parse().ok()
 }
 
 #[cfg(test)]
@@ -141,5 +374,77 @@ mod tests {
         assert_eq!(status(Some(10_000), None), (Status::Idle, 10_000));
         assert_eq!(status(Some(1_050), None), (Status::Active, 1_000));
         assert_eq!(status(None, Some(5_000)), (Status::Active, 5_000));
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(seconds)
+    }
+
+    fn times(connected: Option<i64>, active: Option<i64>) -> PresenceTimes {
+        PresenceTimes {
+            last_connected_time: connected.map(at),
+            last_active_time: active.map(at),
+        }
+    }
+
+    #[test]
+    fn the_first_report_creates_the_row() {
+        assert_eq!(
+            reported_times(None, Status::Active, at(500)),
+            Some(times(Some(500), Some(500)))
+        );
+        assert_eq!(
+            reported_times(None, Status::Idle, at(500)),
+            Some(times(Some(500), None))
+        );
+    }
+
+    #[test]
+    fn later_reports_move_times_only_past_55_seconds() {
+        let existing = row(Some(1_000), Some(1_000));
+        assert_eq!(
+            reported_times(Some(&existing), Status::Active, at(1_055)),
+            None
+        );
+        assert_eq!(
+            reported_times(Some(&existing), Status::Idle, at(1_056)),
+            Some(times(Some(1_056), Some(1_000)))
+        );
+        assert_eq!(
+            reported_times(Some(&existing), Status::Active, at(1_056)),
+            Some(times(Some(1_056), Some(1_056)))
+        );
+    }
+
+    #[test]
+    fn an_active_report_brings_the_connected_time_along() {
+        // Connected 10 s ago, active long ago: only the active time is stale, and connected
+        // follows it to now.
+        let existing = row(Some(1_000), Some(100));
+        assert_eq!(
+            reported_times(Some(&existing), Status::Active, at(1_010)),
+            Some(times(Some(1_010), Some(1_010)))
+        );
+        assert_eq!(
+            reported_times(Some(&existing), Status::Idle, at(1_010)),
+            None
+        );
+        let never_active = row(Some(1_000), None);
+        assert_eq!(
+            reported_times(Some(&never_active), Status::Active, at(1_001)),
+            Some(times(Some(1_001), Some(1_001)))
+        );
+    }
+
+    #[test]
+    fn user_ids_are_read_like_pythons_int() {
+        assert_eq!(python_int("12"), Some(12));
+        assert_eq!(python_int(" +12 "), Some(12));
+        assert_eq!(python_int("-3"), Some(-3));
+        assert_eq!(python_int("1_0"), Some(10));
+        assert_eq!(python_int("1__0"), None);
+        assert_eq!(python_int("_1"), None);
+        assert_eq!(python_int("iago@zulip.com"), None);
+        assert_eq!(python_int(""), None);
     }
 }

@@ -71,6 +71,13 @@ pub struct PresenceRow {
     pub last_update_id: i64,
 }
 
+/// The two times of a presence row, without its update id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PresenceTimes {
+    pub last_connected_time: Option<Timestamp>,
+    pub last_active_time: Option<Timestamp>,
+}
+
 /// Settings of one realm that clients can observe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealmSettings {
@@ -156,6 +163,26 @@ impl RealmState {
         self.last_update_id
     }
 
+    /// The presence row of `user_id`, if any.
+    pub fn presence_row(&self, user_id: UserId) -> Option<&PresenceRow> {
+        self.presence.get(&user_id)
+    }
+
+    /// Replaces `user_id`'s presence times with `times` as one change: the realm's update id
+    /// moves on by one and the row takes it. Returns the new update id.
+    fn record_presence(&mut self, user_id: UserId, times: PresenceTimes) -> i64 {
+        self.last_update_id += 1;
+        self.presence.insert(
+            user_id,
+            PresenceRow {
+                last_connected_time: times.last_connected_time,
+                last_active_time: times.last_active_time,
+                last_update_id: self.last_update_id,
+            },
+        );
+        self.last_update_id
+    }
+
     /// The users `viewer` can access, or `None` when they can access everyone.
     ///
     /// Zulip (zerver/lib/users.py `get_inaccessible_users_queryset`): a guest outside the
@@ -203,6 +230,22 @@ impl Realm {
     /// Runs `f` on a consistent view of the realm's state. Keep `f` short and synchronous.
     pub fn read<T>(&self, f: impl FnOnce(&RealmState) -> T) -> T {
         f(&self.read_guard())
+    }
+
+    /// Applies a presence report by `user_id` under the realm's write lock: `rule` sees the
+    /// current row and says what the times become, or `None` for no change. A change gets the
+    /// next realm-wide update id, so no two changes share one and none is lost.
+    pub fn report_presence(
+        &self,
+        user_id: UserId,
+        rule: impl FnOnce(Option<&PresenceRow>) -> Option<PresenceTimes>,
+    ) -> Option<i64> {
+        let mut state = self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let times = rule(state.presence.get(&user_id))?;
+        Some(state.record_presence(user_id, times))
     }
 
     fn read_guard(&self) -> RwLockReadGuard<'_, RealmState> {

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use time::OffsetDateTime;
 
@@ -19,6 +19,8 @@ use crate::state::AppState;
 
 /// The methods of a GET-only endpoint; `rest_dispatch` adds HEAD wherever GET is supported.
 const GET_HEAD: &[&str] = &["GET", "HEAD"];
+/// The methods of a POST-only endpoint.
+const POST: &[&str] = &["POST"];
 
 /// Every Zulip API route.
 pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
@@ -30,6 +32,15 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/realm/presence",
             rest_endpoint(state, GET_HEAD, get(presence::get_realm_presence)),
+        )
+        // Listed before the next route in zproject/urls.py, so `me` is never a user here.
+        .route(
+            "/api/v1/users/me/presence",
+            rest_endpoint(state, POST, post(presence::update_presence)),
+        )
+        .route(
+            "/api/v1/users/{user_id_or_email}/presence",
+            rest_endpoint(state, GET_HEAD, get(presence::get_user_presence)),
         )
 }
 

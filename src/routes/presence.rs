@@ -1,17 +1,23 @@
-//! `GET /api/v1/realm/presence` (zerver/views/presence.py `get_statuses_for_realm`).
+//! The presence endpoints (zerver/views/presence.py): the realm's presence, one user's, and a
+//! client's own report.
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Extension;
 use serde::Serialize;
 
 use crate::auth::AuthedUser;
+use crate::error::{ApiError, ApiResult};
 use crate::feature_level::IGNORED_PARAMETERS_UNSUPPORTED;
 use crate::params::RequestParams;
-use crate::presence::{realm_presence, AccessPolicy, LegacyPresence};
+use crate::presence::{
+    realm_presence, reported_times, select_presence, user_presence, AccessPolicy, LegacyPresence,
+    ModernPresence, PresenceQuery, Status, UserPresenceError,
+};
 use crate::response::Success;
 use crate::state::{AppState, RealmPresenceIgnoredParameters};
+use crate::store::UserId;
 
 /// The only client Zulip has reported since feature level 178.
 const WEBSITE: &str = "website";
@@ -25,7 +31,7 @@ pub(super) struct RealmPresenceResponse {
 
 /// One user's presence in the legacy format (`LegacyPresenceFormat` in Zulip's OpenAPI).
 #[derive(Debug, Serialize)]
-struct UserPresence {
+pub(super) struct UserPresence {
     aggregated: AggregatedPresence,
     website: ClientPresence,
 }
@@ -64,28 +70,45 @@ impl From<LegacyPresence> for UserPresence {
     }
 }
 
+impl AppState {
+    /// The presence access policy the server's settings give.
+    fn access_policy(&self) -> AccessPolicy {
+        let server = self.store.server();
+        AccessPolicy {
+            limits_presence: server.can_access_all_users_group_limits_presence,
+            feature_level: server.feature_level,
+        }
+    }
+
+    /// The request's unsupported parameters, when this server's feature level lists them.
+    fn ignored_parameters(&self, params: &RequestParams, used: &[&str]) -> Vec<String> {
+        if self
+            .store
+            .server()
+            .feature_level
+            .has(IGNORED_PARAMETERS_UNSUPPORTED)
+        {
+            params.ignored(used)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// `GET /api/v1/realm/presence`: https://zulip.com/api/get-presence
 pub(super) async fn get_realm_presence(
     State(state): State<AppState>,
     Extension(authed): Extension<AuthedUser>,
     params: RequestParams,
 ) -> Success<RealmPresenceResponse> {
-    let server = state.store.server();
     let now = state.clock.now();
-    let policy = AccessPolicy {
-        limits_presence: server.can_access_all_users_group_limits_presence,
-        feature_level: server.feature_level,
-    };
+    let policy = state.access_policy();
     let presences = authed
         .realm
         .read(|realm| realm_presence(realm, &authed.user, policy, now));
-    let lists_ignored = server.feature_level.has(IGNORED_PARAMETERS_UNSUPPORTED)
-        && state.options.realm_presence_ignored_parameters
-            == RealmPresenceIgnoredParameters::Listed;
-    let ignored = if lists_ignored {
-        params.ignored(&[])
-    } else {
-        Vec::new()
+    let ignored = match state.options.realm_presence_ignored_parameters {
+        RealmPresenceIgnoredParameters::Listed => state.ignored_parameters(&params, &[]),
+        RealmPresenceIgnoredParameters::Omitted => Vec::new(),
     };
     Success::new(RealmPresenceResponse {
         presences: presences
@@ -95,4 +118,159 @@ pub(super) async fn get_realm_presence(
         server_timestamp: now.unix_seconds_f64(),
     })
     .with_ignored_parameters(ignored)
+}
+
+/// The body of `POST /users/me/presence` after `result` and `msg`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum UpdatePresenceResponse {
+    /// `ping_only=true`: nothing.
+    PingOnly {},
+    Presences {
+        presences: Presences,
+        server_timestamp: f64,
+        presence_last_update_id: i64,
+    },
+}
+
+/// Presences in the legacy (by API email) or modern (by user id) format.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum Presences {
+    Legacy(BTreeMap<String, UserPresence>),
+    Modern(BTreeMap<UserId, ModernPresence>),
+}
+
+/// The parameters `POST /users/me/presence` reads (`update_active_status_backend`).
+const UPDATE_PRESENCE_PARAMETERS: &[&str] = &[
+    "history_limit_days",
+    "last_update_id",
+    "new_user_input",
+    "ping_only",
+    "slim_presence",
+    "status",
+];
+
+/// `POST /api/v1/users/me/presence`: https://zulip.com/api/update-presence
+pub(super) async fn update_presence(
+    State(state): State<AppState>,
+    Extension(authed): Extension<AuthedUser>,
+    params: RequestParams,
+) -> ApiResult<Success<UpdatePresenceResponse>> {
+    let user = &authed.user;
+    if user.is_bot {
+        return Err(ApiError::BadRequest(
+            "This endpoint does not accept bot requests.".to_owned(),
+        ));
+    }
+    // typed_endpoint: a missing argument first, then each value in signature order.
+    let status = params.required("status")?;
+    let history_limit_days = params.json_int("history_limit_days")?;
+    let last_update_id = params.json_int("last_update_id")?;
+    // new_user_input only feeds Zulip's activity statistics, which nothing here reports.
+    params.json_bool("new_user_input", false)?;
+    let ping_only = params.json_bool("ping_only", false)?;
+    let slim_presence = params.json_bool("slim_presence", false)? || last_update_id.is_some();
+    let status = Status::from_wire(status)
+        .ok_or_else(|| ApiError::BadRequest(format!("Invalid status: {status}")))?;
+
+    let now = state.clock.now();
+    if user.presence_enabled {
+        authed
+            .realm
+            .report_presence(user.user_id, |row| reported_times(row, status, now));
+    }
+    let ignored = state.ignored_parameters(&params, UPDATE_PRESENCE_PARAMETERS);
+    if ping_only {
+        return Ok(
+            Success::new(UpdatePresenceResponse::PingOnly {}).with_ignored_parameters(ignored)
+        );
+    }
+    let query = PresenceQuery {
+        after_update_id: last_update_id,
+        history_limit_days,
+    };
+    let policy = state.access_policy();
+    let (presences, presence_last_update_id) = authed.realm.read(|realm| {
+        let selection = select_presence(realm, user, policy, query, now);
+        let presences = if slim_presence {
+            Presences::Modern(selection.modern())
+        } else {
+            Presences::Legacy(
+                selection
+                    .legacy()
+                    .into_iter()
+                    .map(|(e, p)| (e, p.into()))
+                    .collect(),
+            )
+        };
+        (presences, selection.last_update_id)
+    });
+    Ok(Success::new(UpdatePresenceResponse::Presences {
+        presences,
+        server_timestamp: now.unix_seconds_f64(),
+        presence_last_update_id,
+    })
+    .with_ignored_parameters(ignored))
+}
+
+/// The body of `GET /users/{user_id_or_email}/presence` after `result` and `msg`.
+#[derive(Debug, Serialize)]
+pub(super) struct UserPresenceResponse {
+    presence: SingleUserPresence,
+    server_timestamp: f64,
+}
+
+/// Modern and legacy fields together, as Zulip builds them (`{**modern, **legacy}`).
+#[derive(Debug, Serialize)]
+struct SingleUserPresence {
+    active_timestamp: i64,
+    idle_timestamp: i64,
+    aggregated: StatusAndTime,
+    website: StatusAndTime,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusAndTime {
+    status: &'static str,
+    timestamp: i64,
+}
+
+/// `GET /api/v1/users/{user_id_or_email}/presence`: https://zulip.com/api/get-user-presence
+pub(super) async fn get_user_presence(
+    State(state): State<AppState>,
+    Extension(authed): Extension<AuthedUser>,
+    Path(user_id_or_email): Path<String>,
+    params: RequestParams,
+) -> ApiResult<Success<UserPresenceResponse>> {
+    let now = state.clock.now();
+    let policy = state.access_policy();
+    let found = authed
+        .realm
+        .read(|realm| user_presence(realm, &authed.user, policy, &user_id_or_email, now));
+    let presence = found.map_err(|err| {
+        ApiError::BadRequest(match err {
+            UserPresenceError::NoSuchUser => "No such user".to_owned(),
+            UserPresenceError::Bot => "Presence is not supported for bot users.".to_owned(),
+            UserPresenceError::InsufficientPermission => "Insufficient permission".to_owned(),
+            UserPresenceError::NoPresenceData => format!("No presence data for {user_id_or_email}"),
+        })
+    })?;
+    let timestamp = presence.website.timestamp;
+    Ok(Success::new(UserPresenceResponse {
+        presence: SingleUserPresence {
+            active_timestamp: presence.modern.active_timestamp,
+            idle_timestamp: presence.modern.idle_timestamp,
+            aggregated: StatusAndTime {
+                status: presence.aggregated_status,
+                timestamp,
+            },
+            website: StatusAndTime {
+                status: presence.website.status.as_str(),
+                timestamp,
+            },
+        },
+        server_timestamp: now.unix_seconds_f64(),
+    })
+    .with_ignored_parameters(state.ignored_parameters(&params, &[])))
 }

@@ -315,6 +315,7 @@ fn help_lists_every_flag_with_its_environment_twin() {
         ("--bind", "ZULIP_MOCK_BIND"),
         ("--fixtures", "ZULIP_MOCK_FIXTURES"),
         ("--log-format", "ZULIP_MOCK_LOG_FORMAT"),
+        ("--clock", "ZULIP_MOCK_CLOCK"),
         (
             "--realm-presence-ignored-parameters",
             "ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS",
