@@ -8,7 +8,7 @@ use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use zulip_presence_mock::clock::{Clock, Timestamp};
+use zulip_presence_mock::clock::{Clock, ClockMode, Timestamp};
 use zulip_presence_mock::fixtures::{Fixture, DEFAULT_FIXTURE};
 use zulip_presence_mock::state::{Options, RealmPresenceIgnoredParameters};
 use zulip_presence_mock::{build_app, AppState};
@@ -56,6 +56,10 @@ pub const ZOE: Credentials = Credentials {
     email: "ZOE@zulip.com",
     api_key: "dC3WPmETR4biPHnY4H59ikQ2lyrBIA3f",
 };
+pub const AARON: Credentials = Credentials {
+    email: "aaron@zulip.com",
+    api_key: "ZgCSTY9GqC79l9B1UE8ePr5FxgmV2AjC",
+};
 pub const KING: Credentials = Credentials {
     email: "king@lear.org",
     api_key: "F8DKNZkjLHnBNvDMoRTeJzcmP6lcPI71",
@@ -64,6 +68,7 @@ pub const KING: Credentials = Credentials {
 /// The app under test, seeded from a fixture at the frozen clock.
 pub struct TestApp {
     router: Router,
+    clock: Clock,
 }
 
 impl TestApp {
@@ -83,7 +88,8 @@ impl TestApp {
             Fixture::parse("test fixture", &fixture.to_string()).expect("valid test fixture");
         let clock = Clock::frozen(Timestamp::from_unix_micros(NOW_MICROS));
         Self {
-            router: build_app(AppState::new(fixture, clock, options)),
+            router: build_app(AppState::new(fixture, clock.clone(), options)),
+            clock,
         }
     }
 
@@ -112,6 +118,36 @@ impl TestApp {
             .basic_auth(user)
             .send()
             .await
+    }
+
+    /// Moves the frozen clock by `seconds`.
+    pub fn advance(&self, seconds: i64) {
+        let now = self.clock.now().plus_seconds(seconds);
+        self.clock.set_mode(ClockMode::Frozen(now));
+    }
+
+    /// `POST /api/v1/users/me/presence` as `user` with this urlencoded body.
+    pub async fn post_presence(&self, user: Credentials, form: &str) -> TestResponse {
+        self.request(Method::POST, "/api/v1/users/me/presence")
+            .basic_auth(user)
+            .form(form)
+            .send()
+            .await
+    }
+
+    /// `GET /api/v1/users/{user_id_or_email}/presence` as `user`.
+    pub async fn get_user_presence(
+        &self,
+        user: Credentials,
+        user_id_or_email: &str,
+    ) -> TestResponse {
+        self.request(
+            Method::GET,
+            &format!("/api/v1/users/{user_id_or_email}/presence"),
+        )
+        .basic_auth(user)
+        .send()
+        .await
     }
 
     /// `GET /api/v1/server_settings` without credentials.
@@ -244,17 +280,22 @@ impl TestResponse {
 
     /// Asserts the status, the exact body text (compact JSON plus Zulip's trailing newline) and
     /// every header.
-    pub fn assert_json(&self, status: StatusCode, body: Value, headers: &[(&str, &str)]) {
+    pub fn assert_json(
+        &self,
+        status: StatusCode,
+        body: Value,
+        headers: &[(&str, impl AsRef<str>)],
+    ) {
         assert_eq!(self.status, status, "status; body: {}", self.text());
         assert_eq!(self.text(), format!("{body}\n"), "body");
         self.assert_headers(headers);
     }
 
     /// Asserts every header but `content-length`.
-    pub fn assert_headers(&self, expected: &[(&str, &str)]) {
+    pub fn assert_headers(&self, expected: &[(&str, impl AsRef<str>)]) {
         let mut expected: Vec<(String, String)> = expected
             .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .map(|(n, v)| (n.to_string(), v.as_ref().to_owned()))
             .collect();
         expected.sort();
         assert_eq!(self.header_list(), expected, "headers");
@@ -284,6 +325,29 @@ pub const JSON_NEVER_CACHE: &[(&str, &str)] = &[
     ),
 ];
 
+/// `JSON_NEVER_CACHE` after the frozen clock moved on by `seconds_later`.
+pub fn json_never_cache(seconds_later: i64) -> [(&'static str, String); 3] {
+    let expires = time::OffsetDateTime::from_unix_timestamp(NOW + seconds_later).unwrap();
+    let expires = format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        &expires.weekday().to_string()[..3],
+        expires.day(),
+        &expires.month().to_string()[..3],
+        expires.year(),
+        expires.hour(),
+        expires.minute(),
+        expires.second()
+    );
+    [
+        ("content-type", "application/json".to_owned()),
+        ("expires", expires),
+        (
+            "cache-control",
+            "max-age=0, no-cache, no-store, must-revalidate, private".to_owned(),
+        ),
+    ]
+}
+
 /// Headers of a JSON error raised before the view (authentication).
 pub const JSON_UNAUTHORIZED: &[(&str, &str)] = &[
     ("content-type", "application/json"),
@@ -299,4 +363,66 @@ pub fn legacy(status: &str, timestamp: i64) -> Value {
         "aggregated": { "client": "website", "status": status, "timestamp": timestamp },
         "website": { "client": "website", "status": status, "timestamp": timestamp, "pushable": false },
     })
+}
+
+/// A small realm for presence updates, with these presence rows: reader (1), alice (2), bob (3),
+/// a bot (4), quiet (5, presence_enabled off), gus (6, a guest who shares a channel with
+/// alice only) and nobody (7). Everyone joined `NOW - 10,000,000 s`; the access limit is on.
+pub fn lab_fixture(presence: Value) -> Value {
+    let user = |id: u64, name: &str, extra: Value| {
+        let mut user = serde_json::json!({
+            "user_id": id, "email": format!("{name}@example.com"), "full_name": name,
+            "date_joined": NOW - 10_000_000, "api_key": format!("{name:0<32}"),
+        });
+        user.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        user
+    };
+    serde_json::json!({
+        "server": { "CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE": true },
+        "realms": [{
+            "subdomain": "", "name": "Lab", "can_access_all_users_group": "members",
+            "users": [
+                user(1, "reader", serde_json::json!({})),
+                user(2, "alice", serde_json::json!({})),
+                user(3, "bob", serde_json::json!({})),
+                user(4, "bot", serde_json::json!({ "is_bot": true })),
+                user(5, "quiet", serde_json::json!({ "presence_enabled": false })),
+                user(6, "gus", serde_json::json!({ "role": "guest" })),
+                user(7, "nobody", serde_json::json!({})),
+            ],
+            "channels": [{ "name": "garden", "subscribers": [2, 6] }],
+            "presence": presence,
+        }],
+    })
+}
+
+/// A user of `lab_fixture`.
+pub fn lab(name: &'static str) -> Credentials {
+    let key: &'static str = Box::leak(format!("{name:0<32}").into_boxed_str());
+    let email: &'static str = Box::leak(format!("{name}@example.com").into_boxed_str());
+    Credentials {
+        email,
+        api_key: key,
+    }
+}
+
+/// A success body with these fields after `result` and `msg`.
+pub fn success_with(fields: Value) -> Value {
+    let mut body = serde_json::json!({ "result": "success", "msg": "" });
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    body
+}
+
+/// A 400 `BAD_REQUEST` body.
+pub fn bad_request(msg: &str) -> Value {
+    serde_json::json!({ "result": "error", "msg": msg, "code": "BAD_REQUEST" })
+}
+
+/// A user's modern presence entry.
+pub fn modern(active_timestamp: i64, idle_timestamp: i64) -> Value {
+    serde_json::json!({ "active_timestamp": active_timestamp, "idle_timestamp": idle_timestamp })
 }

@@ -12,3 +12,4 @@ mod presence;
 mod process;
 mod readme;
 mod server_settings;
+mod update_presence;
