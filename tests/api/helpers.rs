@@ -56,10 +56,6 @@ pub const ZOE: Credentials = Credentials {
     email: "ZOE@zulip.com",
     api_key: "dC3WPmETR4biPHnY4H59ikQ2lyrBIA3f",
 };
-pub const AARON: Credentials = Credentials {
-    email: "aaron@zulip.com",
-    api_key: "ZgCSTY9GqC79l9B1UE8ePr5FxgmV2AjC",
-};
 pub const KING: Credentials = Credentials {
     email: "king@lear.org",
     api_key: "F8DKNZkjLHnBNvDMoRTeJzcmP6lcPI71",

@@ -13,3 +13,4 @@ mod process;
 mod readme;
 mod server_settings;
 mod update_presence;
+mod user_presence;
