@@ -97,7 +97,6 @@ async fn unknown_other_realm_deactivated_and_delivery_emails_are_no_such_user() 
         "ophelia@zulip.com",
         "ZOE@zulip.com",
         "-1",
-        "me",
     ] {
         let response = app.get_user_presence(IAGO, segment).await;
 
