@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod concurrency;
 mod fixtures;
 mod helpers;
 mod http;

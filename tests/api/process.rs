@@ -170,6 +170,28 @@ fn the_binary_serves_the_default_fixture_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn a_frozen_clock_gives_byte_identical_responses_run_after_run() {
+    let bodies: Vec<String> = (0..2)
+        .map(|_| {
+            let server = Server::start(&["--clock", "frozen:2023-11-14T22:13:20.25Z"], &[]);
+            let response = server.request(&format!(
+                "GET /api/v1/realm/presence HTTP/1.1\r\nAuthorization: {}\r\n",
+                basic(&format!("{}:{}", HAMLET.email, HAMLET.api_key))
+            ));
+            server.terminate();
+            response.split("\r\n\r\n").nth(1).unwrap().to_owned()
+        })
+        .collect();
+
+    assert_eq!(bodies[0], bodies[1]);
+    let expected = TestApp::new();
+    let expected = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(expected.get_realm_presence(HAMLET));
+    assert_eq!(bodies[0], expected.text());
+}
+
+#[test]
 fn the_binary_stops_cleanly_on_sigint() {
     let server = Server::start(&[], &[]);
 
