@@ -29,6 +29,8 @@ COPY fixtures/default.json /fixtures/fixture.json
 ENV ZULIP_MOCK_BIND=0.0.0.0:9991
 # The fixture file to serve.
 ENV ZULIP_MOCK_FIXTURES=/fixtures/fixture.json
+# The clock: system, frozen:<time> (e.g. frozen:2026-01-01T00:00:00Z) or offset:<relative time>.
+ENV ZULIP_MOCK_CLOCK=system
 # Log format on standard output: text or json.
 ENV ZULIP_MOCK_LOG_FORMAT=text
 # Whether GET /realm/presence lists unsupported parameters (listed, as documented) or leaves

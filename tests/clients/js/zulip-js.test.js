@@ -163,3 +163,60 @@ test('server.settings() returns the server and realm settings', async () => {
     realm_uri: 'http://localhost:9991',
   });
 });
+
+// The tests below change the state; they run last, in this order.
+
+const HAMLET = { username: 'hamlet@zulip.com', apiKey: 'j4PTTKtb2TxxDBfz5LJF3hBGZW3M4Fz6' };
+const CORDELIA = { username: 'cordelia@zulip.com', apiKey: '4hOSDRET79IqJzQtJZPGSEZ4zBms1rac' };
+// Zoe has presence_enabled off: her reports never change anything, a pure poller.
+const ZOE = { username: 'ZOE@zulip.com', apiKey: 'dC3WPmETR4biPHnY4H59ikQ2lyrBIA3f' };
+
+test('a single user\'s presence has the feature level 497 shape', async () => {
+  const z = await zulip({ ...IAGO, realm });
+  const { server_timestamp: serverTimestamp, ...rest } = await z.callEndpoint('/users/othello@zulip.com/presence');
+  assert.equal(typeof serverTimestamp, 'number');
+  assert.deepEqual(rest, {
+    result: 'success',
+    msg: '',
+    presence: {
+      active_timestamp: NOW - 200,
+      idle_timestamp: NOW - 20,
+      aggregated: { status: 'idle', timestamp: NOW - 20 },
+      website: { status: 'idle', timestamp: NOW - 20 },
+    },
+  });
+});
+
+test('a multipart presence report is recorded and polling by last_update_id returns only it', async () => {
+  const zoe = await zulip({ ...ZOE, realm });
+  const first = await zoe.callEndpoint('/users/me/presence', 'POST', { status: 'idle', last_update_id: -1 });
+  assert.equal(first.presence_last_update_id, 11);
+
+  const before = Math.floor(Date.now() / 1000);
+  const cordelia = await zulip({ ...CORDELIA, realm });
+  // zulip-js cannot send a boolean in a multipart body: JSON-encoded strings, as Zulip expects.
+  const report = await cordelia.callEndpoint('/users/me/presence', 'POST', {
+    status: 'active', ping_only: 'true', new_user_input: 'false',
+  });
+  const after = Math.floor(Date.now() / 1000);
+  assert.deepEqual(report, { result: 'success', msg: '' });
+
+  const changes = await zoe.callEndpoint('/users/me/presence', 'POST', { status: 'idle', last_update_id: 11 });
+  assert.equal(changes.presence_last_update_id, 12);
+  assert.deepEqual(Object.keys(changes.presences), ['5']);
+  const timestamp = changes.presences['5'].active_timestamp;
+  assert.ok(before <= timestamp && timestamp <= after, `${before} ${timestamp} ${after}`);
+  assert.deepEqual(changes.presences['5'], { active_timestamp: timestamp, idle_timestamp: timestamp });
+
+  const seen = await (await zulip({ ...HAMLET, realm })).callEndpoint('/realm/presence');
+  assert.deepEqual(seen.presences['cordelia@zulip.com'], legacy('active', timestamp));
+});
+
+test('a bad boolean gets Zulip\'s error', async () => {
+  const z = await zulip({ ...HAMLET, realm });
+  assert.deepEqual(await z.callEndpoint('/users/me/presence', 'POST', { status: 'active', ping_only: 'yes' }), {
+    result: 'error',
+    msg: 'ping_only is not valid JSON',
+    code: 'BAD_REQUEST',
+  });
+});

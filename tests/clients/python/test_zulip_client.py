@@ -24,6 +24,9 @@ EXTERNAL_SITE = os.environ.get("ZULIP_MOCK_SITE")
 NOW = int(os.environ.get("ZULIP_MOCK_NOW") or time.time())
 
 IAGO = ("iago@zulip.com", "huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf")
+HAMLET = ("hamlet@zulip.com", "j4PTTKtb2TxxDBfz5LJF3hBGZW3M4Fz6")
+CORDELIA = ("cordelia@zulip.com", "4hOSDRET79IqJzQtJZPGSEZ4zBms1rac")
+ZOE = ("ZOE@zulip.com", "dC3WPmETR4biPHnY4H59ikQ2lyrBIA3f")
 POLONIUS = ("polonius@zulip.com", "6afaCLI71fNYmphNcWI9rQWOwjauQLKX")
 OPHELIA = ("ophelia@zulip.com", "783FSU8iIoELi9M4SGsfAQk7iYY6LtGA")
 WELCOME_BOT = ("welcome-bot@zulip.com", "yZjHZmya9gy4ed1wPw7X8bbGEuRtCu6h")
@@ -51,45 +54,55 @@ site = None
 fixture_path = None
 
 
+def start_server(now):
+    """Starts the binary on a free port serving default_fixture_at(now); returns it, its
+    site and its fixture file."""
+    fixture_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(default_fixture_at(now), fixture_file)
+    fixture_file.close()
+    process = subprocess.Popen(
+        [BINARY, "--bind", "127.0.0.1:0", "--log-format", "json", "--fixtures", fixture_file.name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    address = None
+    for line in process.stdout:
+        log = json.loads(line)
+        if log["fields"].get("message") == "listening":
+            address = log["fields"]["addr"]
+            break
+    if address is None:
+        raise RuntimeError("the server did not report its address")
+    # Keep reading so that a full pipe never blocks the server.
+    process.reader = threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True)
+    process.reader.start()
+    return process, "http://" + address, fixture_file.name
+
+
+def stop_server(process, fixture_path):
+    process.terminate()
+    assert process.wait(timeout=5) == 0
+    process.reader.join(timeout=5)
+    process.stdout.close()
+    os.unlink(fixture_path)
+
+
 def setUpModule():
     global server, site, fixture_path
     if EXTERNAL_SITE:
         site = EXTERNAL_SITE
         return
-    fixture_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump(default_fixture_at(NOW), fixture_file)
-    fixture_file.close()
-    fixture_path = fixture_file.name
-    server = subprocess.Popen(
-        [BINARY, "--bind", "127.0.0.1:0", "--log-format", "json", "--fixtures", fixture_file.name],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 10
-    for line in server.stdout:
-        log = json.loads(line)
-        if log["fields"].get("message") == "listening":
-            site = "http://" + log["fields"]["addr"]
-            break
-        if time.monotonic() > deadline:
-            break
-    if site is None:
-        raise RuntimeError("the server did not report its address")
-    # Keep reading so that a full pipe never blocks the server.
-    threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+    server, site, fixture_path = start_server(NOW)
 
 
 def tearDownModule():
-    if server is None:
-        return
-    server.terminate()
-    assert server.wait(timeout=5) == 0
-    os.unlink(fixture_path)
+    if server is not None:
+        stop_server(server, fixture_path)
 
 
-def client(credentials):
+def client(credentials, at=None):
     email, api_key = credentials
-    return zulip.Client(email=email, api_key=api_key, site=site, retry_on_errors=False)
+    return zulip.Client(email=email, api_key=api_key, site=at or site, retry_on_errors=False)
 
 
 class RealmPresenceTest(unittest.TestCase):
@@ -152,6 +165,84 @@ class RealmPresenceTest(unittest.TestCase):
         c = client(IAGO)
         self.assertEqual(c.call_endpoint(url="realm/presence", method="POST", request={}),
                          {"result": "error", "msg": "Method Not Allowed", "allowed_methods": ["GET", "HEAD"]})
+
+
+
+class PresenceUpdateTest(unittest.TestCase):
+    """Reports change the state: each test gets a server of its own (always the local binary)."""
+
+    def setUp(self):
+        self.now = int(time.time())
+        self.server, self.site, self.fixture_path = start_server(self.now)
+
+    def tearDown(self):
+        stop_server(self.server, self.fixture_path)
+
+    def test_update_presence_reports_active_and_another_client_sees_it(self):
+        # Hamlet was last active 80 s ago: an active report moves both times to now.
+        before = int(time.time())
+        result = client(HAMLET, self.site).update_presence(
+            {"status": "active", "ping_only": False, "new_user_input": True})
+        after = int(time.time())
+        reported = result["presences"]["hamlet@zulip.com"]
+        timestamp = reported["website"]["timestamp"]
+        self.assertTrue(before <= timestamp <= after, (before, timestamp, after))
+        self.assertEqual(reported, legacy("active", timestamp))
+        self.assertEqual(result["result"], "success")
+        self.assertEqual(result["presence_last_update_id"], 12)
+        seen = client(IAGO, self.site).get_realm_presence()
+        self.assertEqual(seen["presences"]["hamlet@zulip.com"], legacy("active", timestamp))
+
+    def test_ping_only_gets_just_success(self):
+        result = client(HAMLET, self.site).update_presence({"status": "idle", "ping_only": True})
+        self.assertEqual(result, {"result": "success", "msg": ""})
+
+    def test_a_bad_status_and_a_bot_get_zulips_errors(self):
+        self.assertEqual(client(HAMLET, self.site).update_presence({"status": "away"}),
+                         {"result": "error", "msg": "Invalid status: away", "code": "BAD_REQUEST"})
+        self.assertEqual(client(WELCOME_BOT, self.site).update_presence({"status": "active"}),
+                         {"result": "error", "msg": "This endpoint does not accept bot requests.",
+                          "code": "BAD_REQUEST"})
+
+    def test_get_user_presence_returns_one_users_presence(self):
+        before = time.time()
+        result = client(IAGO, self.site).get_user_presence("othello@zulip.com")
+        server_timestamp = result.pop("server_timestamp")
+        self.assertTrue(before - 0.001 <= server_timestamp <= time.time() + 0.001)
+        self.assertEqual(result, {
+            "result": "success",
+            "msg": "",
+            "presence": {
+                "active_timestamp": self.now - 200,
+                "idle_timestamp": self.now - 20,
+                "aggregated": {"status": "idle", "timestamp": self.now - 20},
+                "website": {"status": "idle", "timestamp": self.now - 20},
+            },
+        })
+        self.assertEqual(client(IAGO, self.site).get_user_presence("nobody@zulip.com"),
+                         {"result": "error", "msg": "No such user", "code": "BAD_REQUEST"})
+
+    def test_polling_with_last_update_id_returns_only_changes(self):
+        # Zoe has presence_enabled off, so her own reports never change anything: a pure poller.
+        zoe, cordelia = client(ZOE, self.site), client(CORDELIA, self.site)
+        first = zoe.update_presence({"status": "idle", "last_update_id": -1})
+        self.assertEqual(first["presence_last_update_id"], 11)
+        self.assertEqual(sorted(first["presences"]), ["1", "11", "2", "3", "4", "5", "8"])
+        self.assertEqual(first["presences"]["5"], {"active_timestamp": self.now - 7 * 86400,
+                                                   "idle_timestamp": self.now - 7 * 86400})
+
+        nothing = zoe.update_presence({"status": "idle", "last_update_id": 11})
+        self.assertEqual((nothing["presences"], nothing["presence_last_update_id"]), ({}, 11))
+
+        before = int(time.time())
+        cordelia.update_presence({"status": "active"})
+        after = int(time.time())
+        changes = zoe.update_presence({"status": "idle", "last_update_id": 11})
+        self.assertEqual(changes["presence_last_update_id"], 12)
+        self.assertEqual(list(changes["presences"]), ["5"])
+        timestamp = changes["presences"]["5"]["active_timestamp"]
+        self.assertTrue(before <= timestamp <= after)
+        self.assertEqual(changes["presences"]["5"], {"active_timestamp": timestamp, "idle_timestamp": timestamp})
 
 
 if __name__ == "__main__":
