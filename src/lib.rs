@@ -9,12 +9,14 @@
 //! - `presence`: Zulip's presence rules as pure functions.
 //! - `feature_level`: the named API feature levels behaviour depends on.
 //! - `auth`: Zulip's Basic authentication and realm-by-Host selection.
-//! - `params`, `response`, `error`: request parameters, success and error bodies on the wire.
+//! - `params`, `response`, `error`: request parameters, success and error bodies on the wire;
+//!   `cache`: serialised bodies kept until they may be stale.
 //! - `routes`: every Zulip endpoint in one list; `admin`: the test-control API (`/__admin`).
 //! - `healthcheck`: the `healthcheck` subcommand, for container health checks.
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -33,9 +35,8 @@ use std::any::Any;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -105,18 +106,17 @@ fn internal_error_for_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     tracing::error!(panic = %detail, "a handler panicked");
-    let mut response = Response::new(Body::from(response::INTERNAL_ERROR_BODY));
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    response::json_bytes(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        response::INTERNAL_ERROR_BODY,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::http::header;
     use axum::routing::get;
     use http_body_util::BodyExt;
     use tower::ServiceExt;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
+use crate::cache::Validity;
 use crate::clock::Timestamp;
 use crate::feature_level::{FeatureLevel, PRESENCE_ACCESS_LIMIT};
 use crate::store::{PresenceRow, PresenceTimes, RealmState, User, UserId};
@@ -191,6 +192,35 @@ pub fn realm_presence(
     now: Timestamp,
 ) -> BTreeMap<String, LegacyPresence> {
     select_presence(state, viewer, policy, PresenceQuery::default(), now).legacy()
+}
+
+/// Whether `viewer` sees every user (no access limit applies to them).
+pub fn sees_everyone(state: &RealmState, viewer: &User, policy: AccessPolicy) -> bool {
+    accessible_users(state, viewer, policy).is_none()
+}
+
+/// The instants around `now` at which `realm_presence` selects the same rows as at `now`: a
+/// row leaves the 14-day window right after its last connection plus 14 days (the earliest such
+/// instant among listed rows ends the interval), and moving the clock back brings older rows in.
+pub fn realm_presence_validity(state: &RealmState, now: Timestamp) -> Validity {
+    if state.settings().presence_disabled {
+        return Validity::default();
+    }
+    let mut validity = Validity::default();
+    let since = now.plus_seconds(-PRESENCE_WINDOW_SECONDS);
+    let eligible = state
+        .presence_rows()
+        .filter(|(user, _)| user.is_active && !user.is_bot)
+        .filter_map(|(_, row)| row.last_connected_time);
+    for connected in eligible {
+        let leaves_after = connected.plus_seconds(PRESENCE_WINDOW_SECONDS);
+        if connected >= since {
+            validity.until = Some(validity.until.map_or(leaves_after, |t| t.min(leaves_after)));
+        } else {
+            validity.after = Some(validity.after.map_or(leaves_after, |t| t.max(leaves_after)));
+        }
+    }
+    validity
 }
 
 fn accessible_users(
@@ -446,5 +476,55 @@ mod tests {
         assert_eq!(python_int("_1"), None);
         assert_eq!(python_int("iago@zulip.com"), None);
         assert_eq!(python_int(""), None);
+    }
+
+    #[test]
+    fn the_window_validity_ends_when_the_first_listed_row_leaves_and_starts_after_the_last_left() {
+        use crate::store::{AccessAllUsersGroup, RealmSettings};
+        let user = |id: u64| User {
+            user_id: id,
+            email: format!("u{id}@example.com"),
+            delivery_email: format!("u{id}@example.com"),
+            full_name: String::new(),
+            role: crate::store::Role::Member,
+            is_bot: false,
+            is_active: true,
+            presence_enabled: true,
+            date_joined: at(0),
+            api_key: String::new(),
+        };
+        let settings = RealmSettings {
+            subdomain: String::new(),
+            name: String::new(),
+            description: String::new(),
+            presence_disabled: false,
+            deactivated: false,
+            can_access_all_users_group: AccessAllUsersGroup::Everyone,
+        };
+        let window = PRESENCE_WINDOW_SECONDS;
+        let now = 10 * window;
+        let state = RealmState::new(
+            settings,
+            (1..=3).map(user),
+            [],
+            [
+                (1, row(Some(now - 100), None)),
+                (2, row(Some(now - 50), None)),
+                (3, row(Some(now - window - 7), None)),
+            ],
+        );
+        let validity = realm_presence_validity(&state, at(now));
+        assert_eq!(validity.until, Some(at(now - 100 + window)));
+        assert_eq!(validity.after, Some(at(now - 7)));
+        // Just inside both ends, the same rows are listed as now.
+        for probe in [now - 6, now + window - 100] {
+            let listed = |t| {
+                state
+                    .presence_rows()
+                    .filter(|(_, r)| r.last_connected_time.unwrap() >= at(t - window))
+                    .count()
+            };
+            assert_eq!(listed(probe), listed(now));
+        }
     }
 }

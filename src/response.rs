@@ -1,7 +1,7 @@
 //! Success bodies in Zulip's envelope (`{"result":"success","msg":"",…}`, zerver/lib/response.py)
 //! and the one JSON writer every response goes through, errors included.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -61,26 +61,63 @@ pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(mut bytes) => {
             bytes.push(b'\n');
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = status;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
+            json_bytes(status, bytes)
         }
         Err(err) => {
             // Only a bug can get here (our types always serialize); say so without recursing.
             tracing::error!(error = %err, "failed to serialize a response");
-            let mut response = Response::new(Body::from(INTERNAL_ERROR_BODY));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
+            json_bytes(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR_BODY)
         }
     }
+}
+
+/// Ready JSON bytes as an `application/json` response with `status`.
+pub fn json_bytes(status: StatusCode, bytes: impl Into<Body>) -> Response {
+    let mut response = Response::new(bytes.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The start of a success body with `data`'s fields: the envelope without its closing brace,
+/// to be kept and finished by `finish_success` for each response.
+pub fn success_prefix(data: &impl Serialize) -> Bytes {
+    let mut bytes = serde_json::to_vec(&Envelope {
+        result: "success",
+        msg: "",
+        data,
+        ignored_parameters_unsupported: &[],
+    })
+    .expect("response types always serialize");
+    debug_assert_eq!(bytes.last(), Some(&b'}'));
+    bytes.pop();
+    Bytes::from(bytes)
+}
+
+/// A success response from a kept `prefix`, adding `server_timestamp` and
+/// `ignored_parameters_unsupported` exactly as `Success` would write them.
+pub fn finish_success(prefix: &[u8], server_timestamp: f64, ignored: &[String]) -> Response {
+    #[derive(Serialize)]
+    struct Tail<'a> {
+        server_timestamp: f64,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        ignored_parameters_unsupported: &'a [String],
+    }
+    let tail = serde_json::to_vec(&Tail {
+        server_timestamp,
+        ignored_parameters_unsupported: ignored,
+    })
+    .expect("response types always serialize");
+    // The tail is `{...}`: its fields continue the prefix's object.
+    let mut bytes = Vec::with_capacity(prefix.len() + tail.len() + 1);
+    bytes.extend_from_slice(prefix);
+    bytes.push(b',');
+    bytes.extend_from_slice(&tail[1..]);
+    bytes.push(b'\n');
+    json_bytes(StatusCode::OK, bytes)
 }
 
 /// Zulip's body for an unhandled server error (zerver/middleware.py), also used for panics.

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use dashmap::DashMap;
 
+use crate::cache::BodyCache;
 use crate::clock::Timestamp;
 use crate::feature_level::FeatureLevel;
 
@@ -100,6 +101,8 @@ pub struct RealmState {
     shared_with: HashMap<UserId, BTreeSet<UserId>>,
     presence: BTreeMap<UserId, PresenceRow>,
     last_update_id: i64,
+    /// Moves on with every change of any kind, so cached responses know they are stale.
+    version: u64,
 }
 
 impl RealmState {
@@ -133,6 +136,7 @@ impl RealmState {
             shared_with,
             presence,
             last_update_id,
+            version: 0,
         }
     }
 
@@ -158,6 +162,11 @@ impl RealmState {
             .filter_map(|(id, row)| Some((self.users.get(id)?, row)))
     }
 
+    /// The version of this state: every change moves it on.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// The highest update id any presence row of the realm ever got (0: none yet).
     pub fn last_update_id(&self) -> i64 {
         self.last_update_id
@@ -171,6 +180,7 @@ impl RealmState {
     /// Replaces `user_id`'s presence times with `times` as one change: the realm's update id
     /// moves on by one and the row takes it. Returns the new update id.
     fn record_presence(&mut self, user_id: UserId, times: PresenceTimes) -> i64 {
+        self.version += 1;
         self.last_update_id += 1;
         self.presence.insert(
             user_id,
@@ -211,6 +221,8 @@ impl RealmState {
 pub struct Realm {
     subdomain: String,
     state: RwLock<RealmState>,
+    /// The start of the realm-presence body for viewers who see everyone.
+    pub realm_presence_cache: BodyCache,
 }
 
 impl Realm {
@@ -219,6 +231,7 @@ impl Realm {
         Self {
             subdomain: state.settings.subdomain.clone(),
             state: RwLock::new(state),
+            realm_presence_cache: BodyCache::default(),
         }
     }
 

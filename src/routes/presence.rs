@@ -4,18 +4,21 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Serialize;
 
 use crate::auth::AuthedUser;
+use crate::cache::CacheKey;
 use crate::error::{ApiError, ApiResult};
 use crate::feature_level::IGNORED_PARAMETERS_UNSUPPORTED;
 use crate::params::RequestParams;
 use crate::presence::{
-    realm_presence, reported_times, select_presence, user_presence, AccessPolicy, LegacyPresence,
-    ModernPresence, PresenceQuery, Status, UserPresenceError,
+    realm_presence, realm_presence_validity, reported_times, sees_everyone, select_presence,
+    user_presence, AccessPolicy, LegacyPresence, ModernPresence, PresenceQuery, Status,
+    UserPresenceError,
 };
-use crate::response::Success;
+use crate::response::{finish_success, success_prefix, Success};
 use crate::state::{AppState, RealmPresenceIgnoredParameters};
 use crate::store::UserId;
 
@@ -95,29 +98,59 @@ impl AppState {
     }
 }
 
+/// The cached start of a realm-presence body: the envelope and `presences`.
+#[derive(Debug, Serialize)]
+struct CachedRealmPresence {
+    presences: BTreeMap<String, UserPresence>,
+}
+
 /// `GET /api/v1/realm/presence`: https://zulip.com/api/get-presence
+///
+/// Viewers who see everyone share one cached body per realm (see `cache`); only a guest under
+/// the access limit gets a body built for them.
 pub(super) async fn get_realm_presence(
     State(state): State<AppState>,
     Extension(authed): Extension<AuthedUser>,
     params: RequestParams,
-) -> Success<RealmPresenceResponse> {
+) -> Response {
     let now = state.clock.now();
     let policy = state.access_policy();
-    let presences = authed
-        .realm
-        .read(|realm| realm_presence(realm, &authed.user, policy, now));
     let ignored = match state.options.realm_presence_ignored_parameters {
         RealmPresenceIgnoredParameters::Listed => state.ignored_parameters(&params, &[]),
         RealmPresenceIgnoredParameters::Omitted => Vec::new(),
     };
+    let (realm, viewer) = (&authed.realm, &authed.user);
+    let cached = realm.read(|state_now| {
+        if !sees_everyone(state_now, viewer, policy) {
+            return None;
+        }
+        let key = CacheKey {
+            version: state_now.version(),
+            feature_level: policy.feature_level,
+        };
+        Some(realm.realm_presence_cache.get_or_build(key, now, || {
+            let presences = legacy_presences(realm_presence(state_now, viewer, policy, now));
+            let prefix = success_prefix(&CachedRealmPresence { presences });
+            (prefix, realm_presence_validity(state_now, now))
+        }))
+    });
+    if let Some(prefix) = cached {
+        return finish_success(&prefix, now.unix_seconds_f64(), &ignored);
+    }
+    let presences = realm.read(|state_now| realm_presence(state_now, viewer, policy, now));
     Success::new(RealmPresenceResponse {
-        presences: presences
-            .into_iter()
-            .map(|(email, presence)| (email, presence.into()))
-            .collect(),
+        presences: legacy_presences(presences),
         server_timestamp: now.unix_seconds_f64(),
     })
     .with_ignored_parameters(ignored)
+    .into_response()
+}
+
+fn legacy_presences(presences: BTreeMap<String, LegacyPresence>) -> BTreeMap<String, UserPresence> {
+    presences
+        .into_iter()
+        .map(|(email, presence)| (email, presence.into()))
+        .collect()
 }
 
 /// The body of `POST /users/me/presence` after `result` and `msg`.
@@ -196,13 +229,7 @@ pub(super) async fn update_presence(
         let presences = if slim_presence {
             Presences::Modern(selection.modern())
         } else {
-            Presences::Legacy(
-                selection
-                    .legacy()
-                    .into_iter()
-                    .map(|(e, p)| (e, p.into()))
-                    .collect(),
-            )
+            Presences::Legacy(legacy_presences(selection.legacy()))
         };
         (presences, selection.last_update_id)
     });

@@ -116,6 +116,12 @@ impl TestApp {
             .await
     }
 
+    /// Freezes the clock at `seconds_from_now` from `NOW_MICROS` (negative: earlier).
+    pub fn set_clock(&self, seconds_from_now: i64) {
+        let at = Timestamp::from_unix_micros(NOW_MICROS).plus_seconds(seconds_from_now);
+        self.clock.set_mode(ClockMode::Frozen(at));
+    }
+
     /// Moves the frozen clock by `seconds`.
     pub fn advance(&self, seconds: i64) {
         let now = self.clock.now().plus_seconds(seconds);

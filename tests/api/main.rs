@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod cache;
 mod concurrency;
 mod fixtures;
 mod helpers;

@@ -1,0 +1,132 @@
+//! Cached response bytes. A realm keeps the serialised start of its realm-presence body and
+//! serves it until it may be stale: the realm's state changed (its version moved), the feature
+//! level changed, or the clock left the interval in which the 14-day window selects the same
+//! rows. Each response then only appends its own `server_timestamp`.
+
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+
+use crate::clock::Timestamp;
+use crate::feature_level::FeatureLevel;
+
+/// The instants at which a cached body is right: after `after` (exclusive) and until `until`
+/// (inclusive); `None` is unbounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub after: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+impl Validity {
+    /// Whether the body is right at `now`.
+    pub fn contains(self, now: Timestamp) -> bool {
+        self.after.is_none_or(|after| now > after) && self.until.is_none_or(|until| now <= until)
+    }
+}
+
+/// What a cached body was built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheKey {
+    /// The realm state's version (every change moves it).
+    pub version: u64,
+    pub feature_level: FeatureLevel,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: CacheKey,
+    validity: Validity,
+    bytes: Bytes,
+}
+
+/// One cached body. Cheap to read concurrently; rebuilt by whoever first finds it stale.
+#[derive(Debug, Default)]
+pub struct BodyCache {
+    entry: RwLock<Option<Arc<Entry>>>,
+}
+
+impl BodyCache {
+    /// The cached bytes for `key` at `now`, or those `build` makes (bytes and the instants they
+    /// stay right), which are then kept.
+    pub fn get_or_build(
+        &self,
+        key: CacheKey,
+        now: Timestamp,
+        build: impl FnOnce() -> (Bytes, Validity),
+    ) -> Bytes {
+        let cached = self
+            .entry
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(entry) = cached {
+            if entry.key == key && entry.validity.contains(now) {
+                return entry.bytes.clone();
+            }
+        }
+        let (bytes, validity) = build();
+        *self
+            .entry
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(Entry {
+            key,
+            validity,
+            bytes: bytes.clone(),
+        }));
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: CacheKey = CacheKey {
+        version: 1,
+        feature_level: FeatureLevel(509),
+    };
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(seconds)
+    }
+
+    #[test]
+    fn validity_excludes_after_and_includes_until() {
+        let validity = Validity {
+            after: Some(at(10)),
+            until: Some(at(20)),
+        };
+        assert!(!validity.contains(at(10)));
+        assert!(validity.contains(at(11)));
+        assert!(validity.contains(at(20)));
+        assert!(!validity.contains(at(21)));
+        assert!(Validity::default().contains(at(0)));
+    }
+
+    #[test]
+    fn a_body_is_rebuilt_when_its_key_or_its_validity_no_longer_holds() {
+        let cache = BodyCache::default();
+        let build = |text: &'static str| {
+            move || {
+                (
+                    Bytes::from(text),
+                    Validity {
+                        after: None,
+                        until: Some(at(20)),
+                    },
+                )
+            }
+        };
+        assert_eq!(cache.get_or_build(KEY, at(0), build("a")), "a");
+        assert_eq!(cache.get_or_build(KEY, at(20), build("b")), "a");
+        assert_eq!(cache.get_or_build(KEY, at(21), build("c")), "c");
+        let changed = CacheKey { version: 2, ..KEY };
+        assert_eq!(cache.get_or_build(changed, at(0), build("d")), "d");
+        let other_level = CacheKey {
+            feature_level: FeatureLevel(500),
+            ..changed
+        };
+        assert_eq!(cache.get_or_build(other_level, at(0), build("e")), "e");
+    }
+}
