@@ -21,7 +21,7 @@ use crate::store::{Realm, Store, User};
 #[derive(Clone, Debug)]
 pub struct AuthedUser {
     pub realm: Arc<Realm>,
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 /// Middleware: lets the request through with an `AuthedUser`, or answers Zulip's error.

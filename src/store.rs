@@ -7,6 +7,7 @@
 //! closure under the lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use dashmap::DashMap;
@@ -95,7 +96,7 @@ pub struct RealmSettings {
 #[derive(Clone, Debug)]
 pub struct RealmState {
     settings: RealmSettings,
-    users: BTreeMap<UserId, User>,
+    users: BTreeMap<UserId, Arc<User>>,
     /// For each user, every other user they share an active channel or direct-message group
     /// subscription with (1:1 conversations are two-person groups, as in recent Zulip).
     shared_with: HashMap<UserId, BTreeSet<UserId>>,
@@ -114,7 +115,10 @@ impl RealmState {
         groups: impl IntoIterator<Item = BTreeSet<UserId>>,
         presence: impl IntoIterator<Item = (UserId, PresenceRow)>,
     ) -> Self {
-        let users: BTreeMap<UserId, User> = users.into_iter().map(|u| (u.user_id, u)).collect();
+        let users: BTreeMap<UserId, Arc<User>> = users
+            .into_iter()
+            .map(|u| (u.user_id, Arc::new(u)))
+            .collect();
         let mut shared_with: HashMap<UserId, BTreeSet<UserId>> = HashMap::new();
         for group in groups {
             for &member in &group {
@@ -146,12 +150,12 @@ impl RealmState {
     }
 
     /// The user with this id, if they belong to the realm.
-    pub fn user(&self, user_id: UserId) -> Option<&User> {
+    pub fn user(&self, user_id: UserId) -> Option<&Arc<User>> {
         self.users.get(&user_id)
     }
 
     /// Every user, by id.
-    pub fn users(&self) -> impl Iterator<Item = &User> {
+    pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
         self.users.values()
     }
 
@@ -159,7 +163,7 @@ impl RealmState {
     pub fn presence_rows(&self) -> impl Iterator<Item = (&User, &PresenceRow)> {
         self.presence
             .iter()
-            .filter_map(|(id, row)| Some((self.users.get(id)?, row)))
+            .filter_map(|(id, row)| Some((&**self.users.get(id)?, row)))
     }
 
     /// The version of this state: every change moves it on.
@@ -282,10 +286,10 @@ pub struct ServerSettings {
     pub can_access_all_users_group_limits_presence: bool,
 }
 
-/// Where a user lives: their realm's subdomain and their id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a user lives: their realm and their id.
+#[derive(Clone, Debug)]
 struct UserLocator {
-    subdomain: String,
+    realm: Arc<Realm>,
     user_id: UserId,
 }
 
@@ -293,14 +297,16 @@ struct UserLocator {
 #[derive(Clone, Debug)]
 pub struct Account {
     pub realm: Arc<Realm>,
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 /// The whole server state: realms by subdomain, and an index from delivery email to users.
 #[derive(Clone, Debug)]
 pub struct Store {
-    server: Arc<RwLock<ServerSettings>>,
+    server: Arc<RwLock<Arc<ServerSettings>>>,
     realms: Arc<DashMap<String, Arc<Realm>>>,
+    /// How many realms there are (`DashMap::len` would lock every shard on every request).
+    realm_count: Arc<AtomicUsize>,
     /// Lowercased delivery email -> the users with that address (one per realm at most).
     by_delivery_email: Arc<DashMap<String, Vec<UserLocator>>>,
 }
@@ -309,8 +315,9 @@ impl Store {
     /// A store holding `realms` under `server`.
     pub fn new(server: ServerSettings, realms: Vec<Realm>) -> Self {
         let store = Self {
-            server: Arc::new(RwLock::new(server)),
+            server: Arc::new(RwLock::new(Arc::new(server))),
             realms: Arc::new(DashMap::new()),
+            realm_count: Arc::new(AtomicUsize::new(0)),
             by_delivery_email: Arc::new(DashMap::new()),
         };
         for realm in realms {
@@ -320,27 +327,35 @@ impl Store {
     }
 
     fn insert_realm(&self, realm: Realm) {
-        let subdomain = realm.subdomain().to_owned();
+        let realm = Arc::new(realm);
         realm.read(|state| {
             for user in state.users() {
                 self.by_delivery_email
                     .entry(user.delivery_email.to_lowercase())
                     .or_default()
                     .push(UserLocator {
-                        subdomain: subdomain.clone(),
+                        realm: Arc::clone(&realm),
                         user_id: user.user_id,
                     });
             }
         });
-        self.realms.insert(subdomain, Arc::new(realm));
+        if self
+            .realms
+            .insert(realm.subdomain().to_owned(), realm)
+            .is_none()
+        {
+            self.realm_count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// A copy of the server-wide settings.
-    pub fn server(&self) -> ServerSettings {
-        self.server
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    /// The server-wide settings.
+    pub fn server(&self) -> Arc<ServerSettings> {
+        Arc::clone(
+            &self
+                .server
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// The realm on `subdomain`, if there is one.
@@ -350,7 +365,7 @@ impl Store {
 
     /// The only realm, when the server has exactly one.
     pub fn sole_realm(&self) -> Option<Arc<Realm>> {
-        if self.realms.len() != 1 {
+        if self.realm_count.load(Ordering::Relaxed) != 1 {
             return None;
         }
         self.realms.iter().next().map(|realm| Arc::clone(&realm))
@@ -359,16 +374,20 @@ impl Store {
     /// Every user whose delivery email is `email` (compared case-insensitively), with their
     /// realm: one per realm at most. Callers pick the one whose API key matches.
     pub fn accounts_with_delivery_email(&self, email: &str) -> Vec<Account> {
-        let locators = match self.by_delivery_email.get(&email.to_lowercase()) {
-            Some(locators) => locators.clone(),
-            None => return Vec::new(),
+        let Some(locators) = self.by_delivery_email.get(&email.to_lowercase()) else {
+            return Vec::new();
         };
+        // The index guard is dropped at the end of this synchronous method.
         locators
-            .into_iter()
+            .iter()
             .filter_map(|locator| {
-                let realm = self.realm(&locator.subdomain)?;
-                let user = realm.read(|state| state.user(locator.user_id).cloned())?;
-                Some(Account { realm, user })
+                let user = locator
+                    .realm
+                    .read(|state| state.user(locator.user_id).cloned())?;
+                Some(Account {
+                    realm: Arc::clone(&locator.realm),
+                    user,
+                })
             })
             .collect()
     }

@@ -120,10 +120,14 @@ fn with_never_cache(mut response: Response, state: &AppState) -> Response {
 
 /// An HTTP date (RFC 9110 IMF-fixdate), e.g. `Tue, 14 Nov 2023 22:13:19 GMT`.
 fn http_date(unix_seconds: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let at =
         OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let weekday = &at.weekday().to_string()[..3];
-    let month = &at.month().to_string()[..3];
+    let weekday = WEEKDAYS[usize::from(at.weekday().number_days_from_monday())];
+    let month = MONTHS[usize::from(u8::from(at.month())) - 1];
     format!(
         "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
         at.day(),

@@ -96,8 +96,8 @@ pub(super) async fn get_server_settings(
     let settings = settings.as_ref();
     Ok(Success::new(ServerSettingsResponse {
         authentication_methods: EMAIL_AND_PASSWORD_ONLY,
-        zulip_version: server.zulip_version,
-        zulip_merge_base: server.zulip_merge_base,
+        zulip_version: server.zulip_version.clone(),
+        zulip_merge_base: server.zulip_merge_base.clone(),
         zulip_feature_level: server.feature_level.0,
         push_notifications_enabled: false,
         is_incompatible: is_incompatible_client(&headers),

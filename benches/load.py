@@ -1,0 +1,204 @@
+"""Load benchmark: zulip-presence-mock against a static-bytes hyper server, in one run.
+
+For each realm size, starts the release binary on a generated fixture and, beside it, the
+baseline (benches/static_baseline.rs) serving the very same body; drives each with wrk
+(-t2 -c50) on 127.0.0.1 for a bounded time; prints requests/s, p50/p99 latency, peak RSS and
+the ratio to the baseline. Then cold start (spawn to the first 200, median of several runs),
+idle memory, and a 100,000-user fixture's load time and memory.
+
+    python3 benches/load.py [--seconds 5] [--sizes 10,1000,10000]
+
+Needs wrk (Debian package wrk) and cargo. Only 127.0.0.1 is used. Figures are ratios measured
+in the same run: compare them, not the absolute numbers, across machines.
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
+from generate_fixture import fixture  # noqa: E402
+
+PRESENCE = "/api/v1/realm/presence"
+AUTH = "Basic " + base64.b64encode(f"user1@example.com:{1:032d}".encode()).decode()
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    out = subprocess.run(
+        ["cargo", "bench", "--bench", "static_baseline", "--no-run", "--locked", "--message-format=json", "--quiet"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    baseline = [json.loads(line)["executable"] for line in out.splitlines()
+                if '"executable"' in line and json.loads(line).get("target", {}).get("name") == "static_baseline"]
+    return os.path.join(ROOT, "target", "release", "zulip-presence-mock"), baseline[-1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path, auth=None, timeout=5.0):
+    """One HTTP/1.1 GET; returns (status, body) or None if nothing listens yet."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            if auth:
+                head += f"Authorization: {auth}\r\n"
+            s.sendall((head + "\r\n").encode())
+            data = b""
+            while chunk := s.recv(1 << 20):
+                data += chunk
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def wait_for_200(port, path, auth, deadline=20.0):
+    start = time.perf_counter()
+    while time.perf_counter() - start < deadline:
+        answer = get(port, path, auth)
+        if answer and answer[0] == 200:
+            return answer[1]
+        time.sleep(0.0005)
+    raise RuntimeError(f"no 200 from port {port} within {deadline} s")
+
+
+def rss_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def wrk(port, seconds):
+    out = subprocess.run(
+        ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Authorization: {AUTH}",
+         f"http://127.0.0.1:{port}{PRESENCE}"],
+        check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def latency(p):
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    return rps, latency(50), latency(99)
+
+
+def start(argv):
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(process):
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def load_run(mock, baseline, users, seconds, tmp):
+    fixture_path = os.path.join(tmp, f"fixture-{users}.json")
+    with open(fixture_path, "w") as f:
+        json.dump(fixture(users), f)
+    port = free_port()
+    ours = start([mock, "--bind", f"127.0.0.1:{port}", "--fixtures", fixture_path])
+    body = wait_for_200(port, PRESENCE, AUTH)
+    body_path = os.path.join(tmp, f"body-{users}.json")
+    with open(body_path, "wb") as f:
+        f.write(body)
+    base_port = free_port()
+    base = start([baseline, "--bind", f"127.0.0.1:{base_port}", "--body", body_path])
+    wait_for_200(base_port, PRESENCE, AUTH)
+    try:
+        rows = {}
+        for name, process, p in [("baseline", base, base_port), ("zulip-presence-mock", ours, port)]:
+            rps, p50, p99 = wrk(p, seconds)
+            rows[name] = (rps, p50, p99, rss_kib(process.pid, "VmHWM") / 1024)
+    finally:
+        stop(ours)
+        stop(base)
+    return len(body), rows
+
+
+def cold_start(argv_for_port, path, auth, runs):
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        begin = time.perf_counter()
+        process = start(argv_for_port(port))
+        wait_for_200(port, path, auth)
+        times.append((time.perf_counter() - begin) * 1000)
+        stop(process)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per server and size")
+    parser.add_argument("--sizes", default="10,1000,10000", help="realm sizes to load")
+    parser.add_argument("--runs", type=int, default=7, help="cold-start runs (median)")
+    args = parser.parse_args()
+    mock, baseline = build()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"wrk -t2 -c50 -d{args.seconds}s on 127.0.0.1, authenticated GET {PRESENCE}\n")
+        print("| users | body bytes | server | requests/s | p50 ms | p99 ms | peak RSS MB | ratio to baseline |")
+        print("|---:|---:|---|---:|---:|---:|---:|---:|")
+        for users in sizes:
+            size, rows = load_run(mock, baseline, users, args.seconds, tmp)
+            base_rps = rows["baseline"][0]
+            for name, (rps, p50, p99, rss) in rows.items():
+                print(f"| {users:,} | {size:,} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {rss:.1f} | "
+                      f"{rps / base_rps:.2f} |")
+        sys.stdout.flush()
+
+        # Cold start: the default fixture, against the baseline serving the same body.
+        port = free_port()
+        ours = start([mock, "--bind", f"127.0.0.1:{port}"])
+        default_auth = "Basic " + base64.b64encode(b"iago@zulip.com:huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf").decode()
+        body = wait_for_200(port, PRESENCE, default_auth)
+        time.sleep(0.2)
+        idle_rss = rss_kib(ours.pid, "VmRSS") / 1024
+        stop(ours)
+        body_path = os.path.join(tmp, "default-body.json")
+        with open(body_path, "wb") as f:
+            f.write(body)
+        ours_ms = cold_start(lambda p: [mock, "--bind", f"127.0.0.1:{p}"], PRESENCE, default_auth, args.runs)
+        base_ms = cold_start(lambda p: [baseline, "--bind", f"127.0.0.1:{p}", "--body", body_path],
+                             PRESENCE, default_auth, args.runs)
+        print(f"\nCold start, spawn to first 200 (median of {args.runs}): zulip-presence-mock {ours_ms:.1f} ms, "
+              f"baseline {base_ms:.1f} ms, ratio {ours_ms / base_ms:.2f}")
+        print(f"Idle RSS with the default fixture: {idle_rss:.1f} MB")
+
+        # 100,000 users: start-up (fixture load included) and memory.
+        path = os.path.join(tmp, "fixture-100000.json")
+        with open(path, "w") as f:
+            json.dump(fixture(100_000), f)
+        port = free_port()
+        begin = time.perf_counter()
+        big = start([mock, "--bind", f"127.0.0.1:{port}", "--fixtures", path])
+        wait_for_200(port, "/api/v1/server_settings", None, deadline=60)
+        ready_ms = (time.perf_counter() - begin) * 1000
+        wait_for_200(port, PRESENCE, AUTH, deadline=60)
+        big_rss = rss_kib(big.pid, "VmHWM") / 1024
+        stop(big)
+        print(f"100,000 users: spawn to first 200 (fixture load included) {ready_ms:.0f} ms; "
+              f"peak RSS after serving realm presence {big_rss:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
