@@ -6,7 +6,7 @@ baseline (benches/static_baseline.rs) serving the very same body; drives each wi
 the ratio to the baseline. Then cold start (spawn to the first 200, median of several runs),
 idle memory, and a 100,000-user fixture's load time and memory.
 
-    python3 benches/load.py [--seconds 5] [--sizes 10,1000,10000]
+    python3 benches/load.py [--seconds 5] [--rounds 3] [--sizes 10,1000,10000]
 
 Needs wrk (Debian package wrk) and cargo. Only 127.0.0.1 is used. Figures are ratios measured
 in the same run: compare them, not the absolute numbers, across machines.
@@ -33,6 +33,8 @@ AUTH = "Basic " + base64.b64encode(f"user1@example.com:{1:032d}".encode()).decod
 
 
 def build():
+    if subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode != 0:
+        sys.exit("load.py needs wrk: apt-get install wrk")
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
     out = subprocess.run(
         ["cargo", "bench", "--bench", "static_baseline", "--no-run", "--locked", "--message-format=json", "--quiet"],
@@ -109,7 +111,7 @@ def stop(process):
     process.wait(timeout=10)
 
 
-def load_run(mock, baseline, users, seconds, tmp):
+def load_run(mock, baseline, users, seconds, rounds, tmp):
     fixture_path = os.path.join(tmp, f"fixture-{users}.json")
     with open(fixture_path, "w") as f:
         json.dump(fixture(users), f)
@@ -123,9 +125,16 @@ def load_run(mock, baseline, users, seconds, tmp):
     base = start([baseline, "--bind", f"127.0.0.1:{base_port}", "--body", body_path])
     wait_for_200(base_port, PRESENCE, AUTH)
     try:
+        # Alternate the two servers over several rounds and keep the medians, so that the
+        # machine's drift does not favour whichever ran first.
+        servers = [("baseline", base, base_port), ("zulip-presence-mock", ours, port)]
+        runs = {name: [] for name, _, _ in servers}
+        for round_number in range(rounds):
+            for name, _, p in servers[::1 if round_number % 2 == 0 else -1]:
+                runs[name].append(wrk(p, seconds))
         rows = {}
-        for name, process, p in [("baseline", base, base_port), ("zulip-presence-mock", ours, port)]:
-            rps, p50, p99 = wrk(p, seconds)
+        for name, process, _ in servers:
+            rps, p50, p99 = (statistics.median(values) for values in zip(*runs[name]))
             rows[name] = (rps, p50, p99, rss_kib(process.pid, "VmHWM") / 1024)
     finally:
         stop(ours)
@@ -149,17 +158,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per server and size")
     parser.add_argument("--sizes", default="10,1000,10000", help="realm sizes to load")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server and size (median)")
     parser.add_argument("--runs", type=int, default=7, help="cold-start runs (median)")
     args = parser.parse_args()
     mock, baseline = build()
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"wrk -t2 -c50 -d{args.seconds}s on 127.0.0.1, authenticated GET {PRESENCE}\n")
+        print(f"wrk -t2 -c50 -d{args.seconds}s on 127.0.0.1, authenticated GET {PRESENCE}, "
+              f"median of {args.rounds} alternating rounds\n")
         print("| users | body bytes | server | requests/s | p50 ms | p99 ms | peak RSS MB | ratio to baseline |")
         print("|---:|---:|---|---:|---:|---:|---:|---:|")
         for users in sizes:
-            size, rows = load_run(mock, baseline, users, args.seconds, tmp)
+            size, rows = load_run(mock, baseline, users, args.seconds, args.rounds, tmp)
             base_rps = rows["baseline"][0]
             for name, (rps, p50, p99, rss) in rows.items():
                 print(f"| {users:,} | {size:,} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {rss:.1f} | "

@@ -99,7 +99,7 @@ pub fn success_prefix(data: &impl Serialize) -> Bytes {
 
 /// A success response from a kept `prefix`, adding `server_timestamp` and
 /// `ignored_parameters_unsupported` exactly as `Success` would write them.
-pub fn finish_success(prefix: &[u8], server_timestamp: f64, ignored: &[String]) -> Response {
+pub fn finish_success(prefix: Bytes, server_timestamp: f64, ignored: &[String]) -> Response {
     #[derive(Serialize)]
     struct Tail<'a> {
         server_timestamp: f64,
@@ -111,13 +111,46 @@ pub fn finish_success(prefix: &[u8], server_timestamp: f64, ignored: &[String]) 
         ignored_parameters_unsupported: ignored,
     })
     .expect("response types always serialize");
-    // The tail is `{...}`: its fields continue the prefix's object.
-    let mut bytes = Vec::with_capacity(prefix.len() + tail.len() + 1);
-    bytes.extend_from_slice(prefix);
-    bytes.push(b',');
-    bytes.extend_from_slice(&tail[1..]);
-    bytes.push(b'\n');
-    json_bytes(StatusCode::OK, bytes)
+    // The tail is `{...}`: its fields continue the prefix's object. The prefix is sent as it
+    // is kept, without a copy.
+    let mut rest = Vec::with_capacity(tail.len() + 1);
+    rest.push(b',');
+    rest.extend_from_slice(&tail[1..]);
+    rest.push(b'\n');
+    json_bytes(
+        StatusCode::OK,
+        Body::new(TwoChunks([Some(prefix), Some(Bytes::from(rest))])),
+    )
+}
+
+/// A body of two byte chunks with an exact length, so that a kept prefix needs no copy.
+struct TwoChunks([Option<Bytes>; 2]);
+
+impl http_body::Body for TwoChunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let next = self.0.iter_mut().find_map(Option::take);
+        std::task::Poll::Ready(next.map(|bytes| Ok(http_body::Frame::data(bytes))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let len = self
+            .0
+            .iter()
+            .flatten()
+            .map(|bytes| bytes.len() as u64)
+            .sum();
+        http_body::SizeHint::with_exact(len)
+    }
 }
 
 /// Zulip's body for an unhandled server error (zerver/middleware.py), also used for panics.

@@ -135,7 +135,7 @@ pub(super) async fn get_realm_presence(
         }))
     });
     if let Some(prefix) = cached {
-        return finish_success(&prefix, now.unix_seconds_f64(), &ignored);
+        return finish_success(prefix, now.unix_seconds_f64(), &ignored);
     }
     let presences = realm.read(|state_now| realm_presence(state_now, viewer, policy, now));
     Success::new(RealmPresenceResponse {
