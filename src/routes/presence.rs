@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use serde::Serialize;
 
@@ -24,13 +25,6 @@ use crate::store::UserId;
 
 /// The only client Zulip has reported since feature level 178.
 const WEBSITE: &str = "website";
-
-/// The body's fields after `result` and `msg`.
-#[derive(Debug, Serialize)]
-pub(super) struct RealmPresenceResponse {
-    presences: BTreeMap<String, UserPresence>,
-    server_timestamp: f64,
-}
 
 /// One user's presence in the legacy format (`LegacyPresenceFormat` in Zulip's OpenAPI).
 #[derive(Debug, Serialize)]
@@ -98,10 +92,19 @@ impl AppState {
     }
 }
 
-/// The cached start of a realm-presence body: the envelope and `presences`.
+/// The start of a realm-presence body: the envelope and `presences`; `server_timestamp`
+/// follows per response.
 #[derive(Debug, Serialize)]
-struct CachedRealmPresence {
+struct RealmPresencePrefix {
     presences: BTreeMap<String, UserPresence>,
+}
+
+impl RealmPresencePrefix {
+    fn bytes(presences: BTreeMap<String, LegacyPresence>) -> Bytes {
+        success_prefix(&Self {
+            presences: legacy_presences(presences),
+        })
+    }
 }
 
 /// `GET /api/v1/realm/presence`: https://zulip.com/api/get-presence
@@ -129,21 +132,19 @@ pub(super) async fn get_realm_presence(
             feature_level: policy.feature_level,
         };
         Some(realm.realm_presence_cache.get_or_build(key, now, || {
-            let presences = legacy_presences(realm_presence(state_now, viewer, policy, now));
-            let prefix = success_prefix(&CachedRealmPresence { presences });
-            (prefix, realm_presence_validity(state_now, now))
+            let presences = realm_presence(state_now, viewer, policy, now);
+            (
+                RealmPresencePrefix::bytes(presences),
+                realm_presence_validity(state_now, now),
+            )
         }))
     });
-    if let Some(prefix) = cached {
-        return finish_success(prefix, now.unix_seconds_f64(), &ignored);
-    }
-    let presences = realm.read(|state_now| realm_presence(state_now, viewer, policy, now));
-    Success::new(RealmPresenceResponse {
-        presences: legacy_presences(presences),
-        server_timestamp: now.unix_seconds_f64(),
-    })
-    .with_ignored_parameters(ignored)
-    .into_response()
+    let prefix = cached.unwrap_or_else(|| {
+        RealmPresencePrefix::bytes(
+            realm.read(|state_now| realm_presence(state_now, viewer, policy, now)),
+        )
+    });
+    finish_success(prefix, now.unix_seconds_f64(), &ignored)
 }
 
 fn legacy_presences(presences: BTreeMap<String, LegacyPresence>) -> BTreeMap<String, UserPresence> {
