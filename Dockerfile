@@ -12,6 +12,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY fixtures fixtures
+# The manifest names the benchmarks, so cargo needs their files to read it.
+COPY benches benches
 # A fully static binary (glibc's static build), so that the runtime stage needs nothing.
 RUN set -eu; \
     target="$(rustc -vV | sed -n 's/^host: //p')"; \

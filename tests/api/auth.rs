@@ -84,7 +84,11 @@ async fn the_scheme_is_case_insensitive() {
 
     let response = presence_with_authorization(&app, &header).await;
 
-    assert_eq!(response.status, StatusCode::OK);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -156,7 +160,11 @@ async fn the_email_is_case_insensitive_and_both_parts_are_stripped() {
     )
     .await;
 
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -228,11 +236,10 @@ async fn the_root_realm_answers_on_any_host_that_names_no_subdomain() {
             .send()
             .await;
 
-        assert_eq!(
-            response.status,
+        response.assert_json(
             StatusCode::OK,
-            "{host}: {}",
-            response.text()
+            realm_presence_body(everyone_in_the_default_realm()),
+            JSON_NEVER_CACHE,
         );
     }
 }
@@ -243,6 +250,9 @@ async fn hamlet_is_let_in_with_his_own_key() {
 
     let response = app.get_realm_presence(HAMLET).await;
 
-    assert_eq!(response.status, StatusCode::OK);
-    assert_eq!(response.json()["result"], "success");
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }

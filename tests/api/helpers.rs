@@ -428,3 +428,26 @@ pub fn bad_request(msg: &str) -> Value {
 pub fn modern(active_timestamp: i64, idle_timestamp: i64) -> Value {
     serde_json::json!({ "active_timestamp": active_timestamp, "idle_timestamp": idle_timestamp })
 }
+
+/// The presences every unlimited user of the default realm sees at `NOW`.
+pub fn everyone_in_the_default_realm() -> Value {
+    serde_json::json!({
+        "cordelia@zulip.com": legacy("active", NOW - 7 * 86_400),
+        "desdemona@zulip.com": legacy("idle", NOW - 300),
+        "hamlet@zulip.com": legacy("active", NOW - 80),
+        "iago@zulip.com": legacy("active", NOW - 10),
+        "othello@zulip.com": legacy("idle", NOW - 20),
+        "polonius@zulip.com": legacy("active", NOW - 40),
+        "user11@zulip.localhost": legacy("idle", NOW - 7_200),
+    })
+}
+
+/// A realm-presence success body at `NOW`.
+pub fn realm_presence_body(presences: Value) -> Value {
+    serde_json::json!({
+        "result": "success",
+        "msg": "",
+        "presences": presences,
+        "server_timestamp": SERVER_TIMESTAMP,
+    })
+}

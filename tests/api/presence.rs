@@ -6,28 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// The presences every unlimited user of the default realm sees at `NOW`.
-fn everyone_listed() -> Value {
-    json!({
-        "cordelia@zulip.com": legacy("active", NOW - 7 * 86_400),
-        "desdemona@zulip.com": legacy("idle", NOW - 300),
-        "hamlet@zulip.com": legacy("active", NOW - 80),
-        "iago@zulip.com": legacy("active", NOW - 10),
-        "othello@zulip.com": legacy("idle", NOW - 20),
-        "polonius@zulip.com": legacy("active", NOW - 40),
-        "user11@zulip.localhost": legacy("idle", NOW - 7_200),
-    })
-}
-
-fn success(presences: Value) -> Value {
-    json!({
-        "result": "success",
-        "msg": "",
-        "presences": presences,
-        "server_timestamp": SERVER_TIMESTAMP,
-    })
-}
-
 #[tokio::test]
 async fn realm_presence_lists_recent_active_humans_with_the_70_second_rule() {
     // Listed: active (iago), active 50 s before connecting (hamlet), idle after 3 minutes
@@ -38,7 +16,11 @@ async fn realm_presence_lists_recent_active_humans_with_the_70_second_rule() {
 
     let response = app.get_realm_presence(IAGO).await;
 
-    response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -47,7 +29,11 @@ async fn realm_presence_is_keyed_by_api_email_for_a_user_who_logs_in_with_anothe
 
     let response = app.get_realm_presence(ZOE).await;
 
-    response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -56,7 +42,11 @@ async fn bots_may_read_realm_presence() {
 
     let response = app.get_realm_presence(WELCOME_BOT).await;
 
-    response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -67,7 +57,11 @@ async fn a_limited_guest_sees_only_users_sharing_a_channel_or_a_conversation() {
 
     let response = app.get_realm_presence(POLONIUS).await;
 
-    response.assert_json(StatusCode::OK, success(polonius_listed()), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(polonius_listed()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -78,7 +72,11 @@ async fn a_guest_sees_everyone_when_the_access_setting_does_not_limit_presence()
 
     let response = app.get_realm_presence(POLONIUS).await;
 
-    response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
@@ -89,7 +87,11 @@ async fn a_guest_sees_everyone_when_everyone_may_access_all_users() {
 
     let response = app.get_realm_presence(POLONIUS).await;
 
-    response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        JSON_NEVER_CACHE,
+    );
 }
 
 /// What polonius, a limited guest, may see.
@@ -104,14 +106,21 @@ fn polonius_listed() -> Value {
 
 #[tokio::test]
 async fn the_access_limit_applies_from_feature_level_228() {
-    for (level, expected) in [(227, everyone_listed()), (228, polonius_listed())] {
+    for (level, expected) in [
+        (227, everyone_in_the_default_realm()),
+        (228, polonius_listed()),
+    ] {
         let mut fixture = default_fixture_json();
         fixture["server"]["feature_level"] = json!(level);
         let app = TestApp::from_fixture_json(&fixture);
 
         let response = app.get_realm_presence(POLONIUS).await;
 
-        response.assert_json(StatusCode::OK, success(expected), JSON_NEVER_CACHE);
+        response.assert_json(
+            StatusCode::OK,
+            realm_presence_body(expected),
+            JSON_NEVER_CACHE,
+        );
     }
 }
 
@@ -123,7 +132,11 @@ async fn a_realm_with_presence_disabled_lists_nobody() {
 
     let response = app.get_realm_presence(IAGO).await;
 
-    response.assert_json(StatusCode::OK, success(json!({})), JSON_NEVER_CACHE);
+    response.assert_json(
+        StatusCode::OK,
+        realm_presence_body(json!({})),
+        JSON_NEVER_CACHE,
+    );
 }
 
 /// A realm of one reader plus one user per presence row given, ids from 2.
@@ -170,7 +183,7 @@ async fn the_70_second_boundary_is_inclusive() {
 
     response.assert_json(
         StatusCode::OK,
-        success(json!({
+        realm_presence_body(json!({
             "user2@example.com": legacy("active", NOW - 170),
             "user3@example.com": legacy("idle", NOW - 100),
             "user4@example.com": legacy("active", NOW - 100),
@@ -194,7 +207,7 @@ async fn rows_are_listed_for_exactly_14_days_after_the_last_connection() {
 
     response.assert_json(
         StatusCode::OK,
-        success(json!({
+        realm_presence_body(json!({
             "user2@example.com": legacy("active", NOW - fourteen_days),
             // Null active time: date_joined (NOW - 10,000,000 s) is long before, so idle.
             "user4@example.com": legacy("idle", NOW - fourteen_days + 1),
@@ -230,7 +243,7 @@ async fn the_second_realm_is_served_on_its_own_host() {
 
     response.assert_json(
         StatusCode::OK,
-        success(json!({
+        realm_presence_body(json!({
             "goneril@lear.org": legacy("idle", NOW - 4 * 86_400),
             "king@lear.org": legacy("active", NOW - 15),
         })),
@@ -253,7 +266,7 @@ async fn a_fixture_with_one_realm_serves_it_on_any_host() {
 
     response.assert_json(
         StatusCode::OK,
-        success(json!({ "user2@example.com": legacy("active", NOW - 5) })),
+        realm_presence_body(json!({ "user2@example.com": legacy("active", NOW - 5) })),
         JSON_NEVER_CACHE,
     );
 }
@@ -282,7 +295,7 @@ mod ignored_parameters {
     use super::*;
 
     fn with_ignored(names: &[&str]) -> Value {
-        let mut body = success(everyone_listed());
+        let mut body = realm_presence_body(everyone_in_the_default_realm());
         body["ignored_parameters_unsupported"] = json!(names);
         body
     }
@@ -357,13 +370,17 @@ mod ignored_parameters {
             .send()
             .await;
 
-        response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+        response.assert_json(
+            StatusCode::OK,
+            realm_presence_body(everyone_in_the_default_realm()),
+            JSON_NEVER_CACHE,
+        );
     }
 
     #[tokio::test]
     async fn they_are_listed_from_feature_level_167() {
         for (level, expected) in [
-            (166, success(everyone_listed())),
+            (166, realm_presence_body(everyone_in_the_default_realm())),
             (167, with_ignored(&["foo"])),
         ] {
             let mut fixture = default_fixture_json();
@@ -390,7 +407,11 @@ mod ignored_parameters {
             .send()
             .await;
 
-        response.assert_json(StatusCode::OK, success(everyone_listed()), JSON_NEVER_CACHE);
+        response.assert_json(
+            StatusCode::OK,
+            realm_presence_body(everyone_in_the_default_realm()),
+            JSON_NEVER_CACHE,
+        );
     }
 
     #[tokio::test]
