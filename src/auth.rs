@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
@@ -17,30 +17,25 @@ use crate::fixtures::is_valid_api_key;
 use crate::state::AppState;
 use crate::store::{Realm, Store, User};
 
-/// The authenticated requester, put into the request's extensions by `require_basic_auth`.
+/// The authenticated requester. As a handler's first argument it authenticates the request
+/// (after routing has checked the method, as Zulip's `rest_dispatch` does), or answers
+/// Zulip's error before the handler runs.
 #[derive(Clone, Debug)]
 pub struct AuthedUser {
     pub realm: Arc<Realm>,
     pub user: Arc<User>,
 }
 
-/// Middleware: lets the request through with an `AuthedUser`, or answers Zulip's error.
-pub async fn require_basic_auth(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let headers = request.headers();
-    if !headers.contains_key(header::AUTHORIZATION) && accepts_html(headers) {
-        return login_redirect(request.uri().path());
-    }
-    let subdomain = request_subdomain(&state.store, headers);
-    match authenticate(&state.store, &subdomain, headers) {
-        Ok(authed) => {
-            request.extensions_mut().insert(authed);
-            next.run(request).await
+impl FromRequestParts<AppState> for AuthedUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let headers = &parts.headers;
+        if !headers.contains_key(header::AUTHORIZATION) && accepts_html(headers) {
+            return Err(login_redirect(parts.uri.path()));
         }
-        Err(err) => err.into_response(),
+        let subdomain = request_subdomain(&state.store, headers);
+        authenticate(&state.store, &subdomain, headers).map_err(IntoResponse::into_response)
     }
 }
 

@@ -12,7 +12,6 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use time::OffsetDateTime;
 
-use crate::auth::require_basic_auth;
 use crate::error::ApiError;
 use crate::response::options_response;
 use crate::state::AppState;
@@ -52,11 +51,9 @@ fn rest_endpoint(
     allowed: &'static [&'static str],
     view: MethodRouter<AppState>,
 ) -> MethodRouter<AppState> {
+    // Authentication is the views' first extractor (`AuthedUser`), so it runs after routing has
+    // matched the method.
     view.layer(middleware::from_fn_with_state(state.clone(), never_cache))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_basic_auth,
-        ))
         .options(move |State(state): State<AppState>| async move {
             with_never_cache(options_response(allowed), &state)
         })

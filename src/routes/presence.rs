@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::Extension;
 use serde::Serialize;
 
 use crate::auth::AuthedUser;
@@ -113,7 +112,7 @@ impl RealmPresencePrefix {
 /// the access limit gets a body built for them.
 pub(super) async fn get_realm_presence(
     State(state): State<AppState>,
-    Extension(authed): Extension<AuthedUser>,
+    authed: AuthedUser,
     params: RequestParams,
 ) -> Response {
     let now = state.clock.now();
@@ -188,7 +187,7 @@ const UPDATE_PRESENCE_PARAMETERS: &[&str] = &[
 /// `POST /api/v1/users/me/presence`: https://zulip.com/api/update-presence
 pub(super) async fn update_presence(
     State(state): State<AppState>,
-    Extension(authed): Extension<AuthedUser>,
+    authed: AuthedUser,
     params: RequestParams,
 ) -> ApiResult<Success<UpdatePresenceResponse>> {
     let user = &authed.user;
@@ -267,7 +266,7 @@ struct StatusAndTime {
 /// `GET /api/v1/users/{user_id_or_email}/presence`: https://zulip.com/api/get-user-presence
 pub(super) async fn get_user_presence(
     State(state): State<AppState>,
-    Extension(authed): Extension<AuthedUser>,
+    authed: AuthedUser,
     Path(user_id_or_email): Path<String>,
     params: RequestParams,
 ) -> ApiResult<Success<UserPresenceResponse>> {
