@@ -160,7 +160,12 @@ def main():
     parser.add_argument("--sizes", default="10,1000,10000", help="realm sizes to load")
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server and size (median)")
     parser.add_argument("--runs", type=int, default=7, help="cold-start runs (median)")
+    parser.add_argument("--big", type=int, default=100_000, help="users of the large fixture")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a quick run that only proves the script works (tests/run uses it)")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.rounds, args.runs, args.sizes, args.big = 1, 1, 3, "10,1000", 10_000
     mock, baseline = build()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -195,10 +200,10 @@ def main():
               f"baseline {base_ms:.1f} ms, ratio {ours_ms / base_ms:.2f}")
         print(f"Idle RSS with the default fixture: {idle_rss:.1f} MB")
 
-        # 100,000 users: start-up (fixture load included) and memory.
-        path = os.path.join(tmp, "fixture-100000.json")
+        # A large realm: start-up (fixture load included) and memory.
+        path = os.path.join(tmp, f"fixture-{args.big}.json")
         with open(path, "w") as f:
-            json.dump(fixture(100_000), f)
+            json.dump(fixture(args.big), f)
         port = free_port()
         begin = time.perf_counter()
         big = start([mock, "--bind", f"127.0.0.1:{port}", "--fixtures", path])
@@ -207,7 +212,7 @@ def main():
         wait_for_200(port, PRESENCE, AUTH, deadline=60)
         big_rss = rss_kib(big.pid, "VmHWM") / 1024
         stop(big)
-        print(f"100,000 users: spawn to first 200 (fixture load included) {ready_ms:.0f} ms; "
+        print(f"{args.big:,} users: spawn to first 200 (fixture load included) {ready_ms:.0f} ms; "
               f"peak RSS after serving realm presence {big_rss:.1f} MB")
 
 
