@@ -1,5 +1,6 @@
 //! The server's one clock: every timestamp the mock writes or compares comes from here, so a
-//! test that fixes the clock gets byte-identical responses. It knows nothing about presence.
+//! test that fixes the clock gets byte-identical responses. Also how times are written in
+//! fixtures and on the command line (`TimeSpec`, `ClockStart`). It knows nothing about presence.
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
