@@ -157,7 +157,7 @@ pub fn select_presence<'a>(
     } else {
         state
             .presence_rows()
-            .filter(|(user, _)| user.is_active && !user.is_bot)
+            .filter(|(user, _)| has_listed_presence(user))
             .filter(|(_, row)| {
                 query
                     .after_update_id
@@ -194,6 +194,11 @@ pub fn realm_presence(
     select_presence(state, viewer, policy, PresenceQuery::default(), now).legacy()
 }
 
+/// Only active humans appear in presence lists (Zulip filters `is_active` and `is_bot`).
+fn has_listed_presence(user: &User) -> bool {
+    user.is_active && !user.is_bot
+}
+
 /// Whether `viewer` sees every user (no access limit applies to them).
 pub fn sees_everyone(state: &RealmState, viewer: &User, policy: AccessPolicy) -> bool {
     accessible_users(state, viewer, policy).is_none()
@@ -210,7 +215,7 @@ pub fn realm_presence_validity(state: &RealmState, now: Timestamp) -> Validity {
     let since = now.plus_seconds(-PRESENCE_WINDOW_SECONDS);
     let eligible = state
         .presence_rows()
-        .filter(|(user, _)| user.is_active && !user.is_bot)
+        .filter(|(user, _)| has_listed_presence(user))
         .filter_map(|(_, row)| row.last_connected_time);
     for connected in eligible {
         let leaves_after = connected.plus_seconds(PRESENCE_WINDOW_SECONDS);

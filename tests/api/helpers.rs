@@ -293,6 +293,15 @@ impl TestResponse {
         self.assert_headers(headers);
     }
 
+    /// Asserts the default realm's whole presence as every unlimited user sees it at `NOW`.
+    pub fn assert_everyone_listed(&self) {
+        self.assert_json(
+            StatusCode::OK,
+            realm_presence_body(everyone_in_the_default_realm()),
+            JSON_NEVER_CACHE,
+        );
+    }
+
     /// Asserts every header but `content-length`.
     pub fn assert_headers(&self, expected: &[(&str, impl AsRef<str>)]) {
         let mut expected: Vec<(String, String)> = expected

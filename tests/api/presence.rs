@@ -16,11 +16,7 @@ async fn realm_presence_lists_recent_active_humans_with_the_70_second_rule() {
 
     let response = app.get_realm_presence(IAGO).await;
 
-    response.assert_json(
-        StatusCode::OK,
-        realm_presence_body(everyone_in_the_default_realm()),
-        JSON_NEVER_CACHE,
-    );
+    response.assert_everyone_listed();
 }
 
 #[tokio::test]
@@ -29,11 +25,7 @@ async fn realm_presence_is_keyed_by_api_email_for_a_user_who_logs_in_with_anothe
 
     let response = app.get_realm_presence(ZOE).await;
 
-    response.assert_json(
-        StatusCode::OK,
-        realm_presence_body(everyone_in_the_default_realm()),
-        JSON_NEVER_CACHE,
-    );
+    response.assert_everyone_listed();
 }
 
 #[tokio::test]
@@ -42,11 +34,7 @@ async fn bots_may_read_realm_presence() {
 
     let response = app.get_realm_presence(WELCOME_BOT).await;
 
-    response.assert_json(
-        StatusCode::OK,
-        realm_presence_body(everyone_in_the_default_realm()),
-        JSON_NEVER_CACHE,
-    );
+    response.assert_everyone_listed();
 }
 
 #[tokio::test]
@@ -72,11 +60,7 @@ async fn a_guest_sees_everyone_when_the_access_setting_does_not_limit_presence()
 
     let response = app.get_realm_presence(POLONIUS).await;
 
-    response.assert_json(
-        StatusCode::OK,
-        realm_presence_body(everyone_in_the_default_realm()),
-        JSON_NEVER_CACHE,
-    );
+    response.assert_everyone_listed();
 }
 
 #[tokio::test]
@@ -87,11 +71,7 @@ async fn a_guest_sees_everyone_when_everyone_may_access_all_users() {
 
     let response = app.get_realm_presence(POLONIUS).await;
 
-    response.assert_json(
-        StatusCode::OK,
-        realm_presence_body(everyone_in_the_default_realm()),
-        JSON_NEVER_CACHE,
-    );
+    response.assert_everyone_listed();
 }
 
 /// What polonius, a limited guest, may see.
@@ -370,11 +350,7 @@ mod ignored_parameters {
             .send()
             .await;
 
-        response.assert_json(
-            StatusCode::OK,
-            realm_presence_body(everyone_in_the_default_realm()),
-            JSON_NEVER_CACHE,
-        );
+        response.assert_everyone_listed();
     }
 
     #[tokio::test]
@@ -407,11 +383,7 @@ mod ignored_parameters {
             .send()
             .await;
 
-        response.assert_json(
-            StatusCode::OK,
-            realm_presence_body(everyone_in_the_default_realm()),
-            JSON_NEVER_CACHE,
-        );
+        response.assert_everyone_listed();
     }
 
     #[tokio::test]
