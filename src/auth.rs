@@ -7,19 +7,21 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::fixtures::is_valid_api_key;
+use crate::journal::RequestNote;
 use crate::state::AppState;
-use crate::store::{Realm, Store, User};
+use crate::store::{Account, Realm, Store, User};
 
 /// The authenticated requester. As a handler's first argument it authenticates the request
-/// (after routing has checked the method, as Zulip's `rest_dispatch` does), or answers
-/// Zulip's error before the handler runs.
+/// (after routing has checked the method, as Zulip's `rest_dispatch` does), applies the rate
+/// limit when one is on, or answers Zulip's error before the handler runs. Either way it
+/// tells the request's journal note who asked, or why they were refused.
 #[derive(Clone, Debug)]
 pub struct AuthedUser {
     pub realm: Arc<Realm>,
@@ -30,12 +32,60 @@ impl FromRequestParts<AppState> for AuthedUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let note = parts.extensions.get::<RequestNote>().cloned();
         let headers = &parts.headers;
         if !headers.contains_key(header::AUTHORIZATION) && accepts_html(headers) {
+            if let Some(note) = &note {
+                note.auth_failed(
+                    "no Authorization header, and the client accepts HTML: redirected to the login page"
+                        .to_owned(),
+                );
+            }
             return Err(login_redirect(parts.uri.path()));
         }
-        let subdomain = request_subdomain(&state.store, headers);
-        authenticate(&state.store, &subdomain, headers).map_err(IntoResponse::into_response)
+        let subdomain = request_subdomain(&state.store, headers, &parts.extensions);
+        let authed = match authenticate(&state.store, &subdomain, headers) {
+            Ok(authed) => authed,
+            Err(AuthFailure { error, reason }) => {
+                if let Some(note) = &note {
+                    note.auth_failed(reason);
+                }
+                return Err(error.into_response());
+            }
+        };
+        if let Some(note) = &note {
+            note.authenticated(&authed.user);
+        }
+        // Zulip rate limits after authentication and before the view; the headers go on
+        // whatever the view answers (the note carries them to the response).
+        if let Some(outcome) = state.control.rate_limiter.check(&authed, state.clock.now()) {
+            if let Some(note) = &note {
+                note.rate_limited(outcome.headers);
+            }
+            if let Some(retry_after) = outcome.retry_after {
+                let mut response = ApiError::RateLimited(retry_after).into_response();
+                outcome.headers.apply(response.headers_mut());
+                return Err(response);
+            }
+        }
+        Ok(authed)
+    }
+}
+
+/// Why authentication failed: Zulip's error for the client, and the reason in plain words for
+/// the request journal (the answer to "why does my client get 401?").
+#[derive(Debug, PartialEq)]
+pub struct AuthFailure {
+    pub error: ApiError,
+    pub reason: String,
+}
+
+impl AuthFailure {
+    fn new(error: ApiError, reason: impl Into<String>) -> Self {
+        Self {
+            error,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -44,45 +94,102 @@ pub fn authenticate(
     store: &Store,
     subdomain: &RequestSubdomain,
     headers: &HeaderMap,
-) -> Result<AuthedUser, ApiError> {
-    let (email, api_key) = basic_credentials(headers)?;
+) -> Result<AuthedUser, AuthFailure> {
+    let (email, api_key) = basic_credentials(headers).map_err(|error| {
+        let reason = match error {
+            ApiError::NotLoggedIn => "no Authorization header",
+            ApiError::BasicAuthRequired => "the Authorization header's scheme is not Basic",
+            _ => "the Authorization header is not `Basic <base64 of email:api_key>`",
+        };
+        AuthFailure::new(error, reason)
+    })?;
     if !is_valid_api_key(&api_key) {
-        return Err(ApiError::Unauthenticated("Malformed API key"));
+        return Err(AuthFailure::new(
+            ApiError::Unauthenticated("Malformed API key"),
+            format!(
+                "the API key is not 32 letters and digits (it has {} characters)",
+                api_key.chars().count()
+            ),
+        ));
     }
     // Zulip finds the user by key, then compares the email with their delivery email. Looking
     // up by email and comparing keys in constant time gives the same answers without letting
-    // response times reveal how much of a key was right. Keys are unique, so at most one matches.
-    let account = store
-        .accounts_with_delivery_email(&email)
-        .into_iter()
-        .find(|account| bool::from(account.user.api_key.as_bytes().ct_eq(api_key.as_bytes())));
-    let Some(account) = account else {
-        tracing::debug!(%email, "no user has this email and API key");
-        return Err(ApiError::Unauthenticated("Invalid API key"));
+    // response times reveal how much of a key was right. The request's own realm is looked at
+    // first; other realms only to say why a request failed.
+    let key_matches = |user: &User| bool::from(user.api_key.as_bytes().ct_eq(api_key.as_bytes()));
+    let in_request_realm = store.realm(&subdomain.0).and_then(|realm| {
+        let user = realm.read(|state| state.user_by_delivery_email(&email).cloned())?;
+        key_matches(&user).then_some(Account { realm, user })
+    });
+    let account = match in_request_realm {
+        Some(account) => account,
+        None => store
+            .accounts_with_delivery_email(&email)
+            .into_iter()
+            .find(|account| key_matches(&account.user))
+            .ok_or_else(|| {
+                AuthFailure::new(
+                    ApiError::Unauthenticated("Invalid API key"),
+                    why_no_user_has(store, &email, &api_key),
+                )
+            })?,
     };
-    if account.realm.read(|realm| realm.settings().deactivated) {
-        return Err(ApiError::Unauthenticated(
-            "This organization has been deactivated",
+    let (realm_name, deactivated) = account.realm.read(|realm| {
+        let settings = realm.settings();
+        (settings.name.clone(), settings.deactivated)
+    });
+    if deactivated {
+        return Err(AuthFailure::new(
+            ApiError::Unauthenticated("This organization has been deactivated"),
+            format!(
+                "{email}'s realm {realm_name:?} (subdomain {:?}) is deactivated",
+                account.realm.subdomain()
+            ),
         ));
     }
     if !account.user.is_active {
-        return Err(ApiError::Unauthenticated("Account is deactivated"));
+        return Err(AuthFailure::new(
+            ApiError::Unauthenticated("Account is deactivated"),
+            format!("user {email} (id {}) is deactivated", account.user.user_id),
+        ));
     }
     if !subdomain.is(&account.realm) {
-        tracing::warn!(
-            %email,
-            user_subdomain = %account.realm.subdomain(),
-            request_subdomain = %subdomain.0,
-            "user tried to authenticate on another realm's host"
-        );
-        return Err(ApiError::Unauthenticated(
-            "Account is not associated with this subdomain",
+        return Err(AuthFailure::new(
+            ApiError::Unauthenticated("Account is not associated with this subdomain"),
+            format!(
+                "{email} is a user of the realm on subdomain {:?}, but the request was for subdomain {:?} (see the Host header)",
+                account.realm.subdomain(),
+                subdomain.0
+            ),
         ));
     }
     Ok(AuthedUser {
         realm: account.realm,
         user: account.user,
     })
+}
+
+/// Why no user has both this email and this key, in plain words (never showing the key).
+fn why_no_user_has(store: &Store, email: &str, api_key: &str) -> String {
+    let email_known = !store.accounts_with_delivery_email(email).is_empty();
+    let key_owner = store.realms().iter().find_map(|realm| {
+        realm.read(|state| {
+            state
+                .users()
+                .find(|user| bool::from(user.api_key.as_bytes().ct_eq(api_key.as_bytes())))
+                .map(|user| user.delivery_email.clone())
+        })
+    });
+    match (email_known, key_owner) {
+        (true, Some(owner)) => {
+            format!("the API key belongs to {owner}, not to {email}")
+        }
+        (true, None) => format!("{email} exists, but no user has this API key"),
+        (false, Some(owner)) => {
+            format!("no user has the email {email} (the API key belongs to {owner})")
+        }
+        (false, None) => format!("no user has the email {email}, and no user has this API key"),
+    }
 }
 
 /// The email and API key of a Basic Authorization header, whitespace-stripped.
@@ -165,8 +272,17 @@ impl RequestSubdomain {
     }
 }
 
-/// The request's subdomain; with a single realm, every host is that realm's.
-pub fn request_subdomain(store: &Store, headers: &HeaderMap) -> RequestSubdomain {
+/// The request's subdomain: the one its path names (`/__realm/<subdomain>/...`, for clients
+/// that cannot set Host), else its Host header's; with a single realm, every host is that
+/// realm's.
+pub fn request_subdomain(
+    store: &Store,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> RequestSubdomain {
+    if let Some(RealmFromPath(subdomain)) = extensions.get::<RealmFromPath>() {
+        return RequestSubdomain(subdomain.clone());
+    }
     if let Some(realm) = store.sole_realm() {
         return RequestSubdomain(realm.subdomain().to_owned());
     }
@@ -175,6 +291,45 @@ pub fn request_subdomain(store: &Store, headers: &HeaderMap) -> RequestSubdomain
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     RequestSubdomain(subdomain_of_host(host, &store.server().external_host))
+}
+
+/// The path prefix that selects a realm without a Host header: `/__realm/<subdomain>`, with
+/// `_root` for the root domain.
+pub const REALM_PATH_PREFIX: &str = "/__realm/";
+
+/// How the root domain ("") is written where a subdomain must be a non-empty path segment.
+pub const ROOT_SEGMENT: &str = "_root";
+
+/// The subdomain a request's path prefix named (see `strip_realm_prefix`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealmFromPath(pub String);
+
+/// Rewrites `/__realm/<subdomain>/api/...` to `/api/...` and remembers the subdomain, so that
+/// a client given `http://127.0.0.1:9991/__realm/<subdomain>` as its site reaches that realm.
+pub fn strip_realm_prefix(mut request: axum::extract::Request) -> axum::extract::Request {
+    let uri = request.uri();
+    let Some(rest) = uri.path().strip_prefix(REALM_PATH_PREFIX) else {
+        return request;
+    };
+    let (segment, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let subdomain = if segment == ROOT_SEGMENT {
+        String::new()
+    } else {
+        segment.to_ascii_lowercase()
+    };
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{}?{query}", if path.is_empty() { "/" } else { path }),
+        None => if path.is_empty() { "/" } else { path }.to_owned(),
+    };
+    let Ok(new_uri) = axum::http::Uri::builder()
+        .path_and_query(path_and_query)
+        .build()
+    else {
+        return request;
+    };
+    *request.uri_mut() = new_uri;
+    request.extensions_mut().insert(RealmFromPath(subdomain));
+    request
 }
 
 /// Zulip's `get_subdomain`: `<sub>.<external host>` names realm `<sub>`; any other host is the

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -25,6 +26,11 @@ impl Timestamp {
     /// The instant `micros` microseconds after the epoch.
     pub const fn from_unix_micros(micros: i64) -> Self {
         Self(micros)
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn unix_micros(self) -> i64 {
+        self.0
     }
 
     /// Whole seconds, truncated like Zulip's `datetime_to_timestamp` (`int(dt.timestamp())`).
@@ -192,6 +198,20 @@ fn parse_relative(text: &str) -> Option<Result<i64, String>> {
     Some(amount.map(|seconds| sign * seconds).ok_or_else(|| {
         format!("invalid relative time {text:?}: the amount is missing or too large")
     }))
+}
+
+/// Written back as fixtures read it: absolute times as UNIX seconds (whole seconds as an
+/// integer, else with microseconds), relative ones as `"-90s"`.
+impl Serialize for TimeSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::Absolute(at) if at.0 % Timestamp::MICROS_PER_SECOND == 0 => {
+                serializer.serialize_i64(at.unix_seconds())
+            }
+            Self::Absolute(at) => serializer.serialize_f64(at.unix_seconds_f64()),
+            Self::Relative(seconds) => serializer.serialize_str(&format!("{seconds:+}s")),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for TimeSpec {

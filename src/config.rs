@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::ClockStart;
-use crate::state::{Options, RealmPresenceIgnoredParameters};
+use crate::journal;
+use crate::rate_limit::RateRule;
+use crate::state::{AdminAccess, Options, RealmPresenceIgnoredParameters};
 
 /// A mock Zulip server for the presence API.
 #[derive(Debug, Parser)]
@@ -62,6 +64,36 @@ pub struct Config {
         default_value_t = RealmPresenceIgnoredParameters::Listed
     )]
     pub realm_presence_ignored_parameters: RealmPresenceIgnoredParameters,
+
+    /// Reload the fixture file (--fixtures) whenever it changes: a valid edit replaces the whole
+    /// state at once (and is what /__admin/reset restores), an invalid one is logged and the
+    /// old state kept.
+    #[arg(long, env = "ZULIP_MOCK_WATCH", requires = "fixtures")]
+    pub watch: bool,
+
+    /// Turn the admin API (/__admin) off, except health, readiness and its OpenAPI document.
+    #[arg(long, env = "ZULIP_MOCK_NO_ADMIN", conflicts_with = "admin_token")]
+    pub no_admin: bool,
+
+    /// Require `Authorization: Bearer <token>` on the admin API (compared in constant time).
+    /// Health, readiness and the OpenAPI document stay open.
+    #[arg(
+        long,
+        env = "ZULIP_MOCK_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// How many requests the request journal (/__admin/requests) keeps; the oldest go first.
+    /// 0 records nothing.
+    #[arg(long, env = "ZULIP_MOCK_JOURNAL_SIZE", default_value_t = journal::DEFAULT_CAPACITY, value_name = "N")]
+    pub journal_size: usize,
+
+    /// Rate limit every user as a rate-limited Zulip server does: `<requests>/<seconds>`, such
+    /// as 200/60 (Zulip's default). Off by default, as in Zulip's test settings.
+    #[arg(long, env = "ZULIP_MOCK_RATE_LIMIT", value_name = "REQUESTS/SECONDS")]
+    pub rate_limit: Option<RateRule>,
 }
 
 /// Subcommands.
@@ -86,6 +118,13 @@ impl Config {
     pub fn options(&self) -> Options {
         Options {
             realm_presence_ignored_parameters: self.realm_presence_ignored_parameters,
+            admin: match (&self.admin_token, self.no_admin) {
+                (_, true) => AdminAccess::Disabled,
+                (Some(token), false) => AdminAccess::Token(token.clone()),
+                (None, false) => AdminAccess::Open,
+            },
+            journal_capacity: self.journal_size,
+            rate_limit: self.rate_limit,
         }
     }
 }

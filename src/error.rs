@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::response::json_response;
 
 /// An error returned to a Zulip client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
     /// 401 `UNAUTHORIZED` with `WWW-Authenticate`: no credentials at all.
     #[error("Not logged in: API authentication or user session required")]
@@ -45,9 +45,23 @@ pub enum ApiError {
     #[error("Request body too large")]
     PayloadTooLarge,
 
+    /// 429 `RATE_LIMIT_HIT` with `Retry-After` and `retry-after`: seconds until a request
+    /// would be allowed (zerver/lib/exceptions.py `RateLimitedError`).
+    #[error("API usage exceeded rate limit")]
+    RateLimited(f64),
+
     /// 500 without `code`: a bug in the mock. Details go to the log, never to the client.
     #[error("Internal server error")]
     Internal,
+
+    /// An error a test asked for through the admin API (`/__admin/faults`): its status,
+    /// message and code, in Zulip's shape.
+    #[error("{msg}")]
+    Injected {
+        status: StatusCode,
+        msg: String,
+        code: Option<String>,
+    },
 }
 
 /// Convenient alias for handler results.
@@ -59,9 +73,11 @@ struct ErrorBody<'a> {
     result: &'static str,
     msg: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'static str>,
+    code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     var_name: Option<&'static str>,
+    #[serde(rename = "retry-after", skip_serializing_if = "Option::is_none")]
+    retry_after: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allowed_methods: Option<&'a [&'static str]>,
 }
@@ -77,13 +93,17 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Injected { status, .. } => *status,
         }
     }
 
     /// The `code` field, absent for the errors Zulip sends without one.
-    pub fn code(&self) -> Option<&'static str> {
+    pub fn code(&self) -> Option<&str> {
         match self {
+            Self::RateLimited(_) => Some("RATE_LIMIT_HIT"),
+            Self::Injected { code, .. } => code.as_deref(),
             Self::NotLoggedIn | Self::Unauthenticated(_) => Some("UNAUTHORIZED"),
             Self::MissingArgument(_) => Some("REQUEST_VARIABLE_MISSING"),
             Self::BasicAuthRequired
@@ -110,10 +130,20 @@ impl IntoResponse for ApiError {
                 _ => None,
             },
             allowed_methods,
+            retry_after: match &self {
+                Self::RateLimited(seconds) => Some(*seconds),
+                _ => None,
+            },
         };
         let mut response = json_response(self.status(), &body);
         let headers = response.headers_mut();
         match self {
+            Self::RateLimited(seconds) => {
+                // Python's str(float): 0.5 -> "0.5", 60.0 -> "60.0" (Rust's Debug agrees).
+                if let Ok(value) = HeaderValue::from_str(&format!("{seconds:?}")) {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
+            }
             Self::NotLoggedIn | Self::Unauthenticated(_) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,

@@ -4,16 +4,16 @@
 //! relative times ("-90s") resolve against the server's clock and the same parsed fixture can
 //! seed the store again.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::{TimeSpec, Timestamp};
 use crate::feature_level::{self, FeatureLevel};
 use crate::store::{
-    AccessAllUsersGroup, PresenceRow, Realm, RealmSettings, RealmState, Role, ServerSettings, User,
-    UserId,
+    AccessAllUsersGroup, Channel, PresenceRow, Realm, RealmContents, RealmSettings, RealmState,
+    Role, ServerSettings, Store, User, UserId,
 };
 
 /// The default fixture, compiled into the binary.
@@ -42,7 +42,7 @@ pub enum FixtureError {
 }
 
 /// A parsed and checked fixture, ready to seed the store.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
     #[serde(default)]
@@ -50,9 +50,10 @@ pub struct Fixture {
     realms: Vec<RealmFixture>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// The server-wide part of a fixture; also what the admin API shows and patches.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct ServerFixture {
+pub struct ServerFixture {
     #[serde(default = "default_zulip_version")]
     zulip_version: String,
     #[serde(default)]
@@ -89,29 +90,33 @@ fn default_external_host() -> String {
     "localhost:9991".to_owned()
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// One realm of a fixture; also what the admin API takes to create or replace a realm.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RealmFixture {
-    subdomain: String,
-    name: String,
+pub struct RealmFixture {
+    pub(crate) subdomain: String,
+    pub(crate) name: String,
     /// The rendered (HTML) description, as `/server_settings` sends it.
     #[serde(default = "default_description")]
-    description: String,
+    pub(crate) description: String,
     #[serde(default)]
-    presence_disabled: bool,
+    pub(crate) presence_disabled: bool,
     #[serde(default)]
-    deactivated: bool,
+    pub(crate) deactivated: bool,
     #[serde(default = "default_access_group")]
-    can_access_all_users_group: GroupFixture,
-    users: Vec<UserFixture>,
+    pub(crate) can_access_all_users_group: GroupFixture,
+    pub(crate) users: Vec<UserFixture>,
     #[serde(default)]
-    channels: Vec<ChannelFixture>,
+    pub(crate) channels: Vec<ChannelFixture>,
     #[serde(default)]
-    direct_message_groups: Vec<Vec<UserId>>,
+    pub(crate) direct_message_groups: Vec<Vec<UserId>>,
     #[serde(default)]
-    direct_message_pairs: Vec<[UserId; 2]>,
+    pub(crate) direct_message_pairs: Vec<[UserId; 2]>,
     #[serde(default)]
-    presence: Vec<PresenceFixture>,
+    pub(crate) presence: Vec<PresenceFixture>,
+    /// The realm's highest presence update id so far; default: the highest row's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) presence_last_update_id: Option<i64>,
 }
 
 /// What Zulip shows for a realm without a description (rendered Markdown).
@@ -123,16 +128,16 @@ fn default_access_group() -> GroupFixture {
     GroupFixture::Everyone
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum GroupFixture {
+pub(crate) enum GroupFixture {
     Everyone,
     Members,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum RoleFixture {
+pub(crate) enum RoleFixture {
     Owner,
     Admin,
     Moderator,
@@ -144,25 +149,26 @@ fn default_role() -> RoleFixture {
     RoleFixture::Member
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// One user of a realm fixture; also what the admin API takes to create a user.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct UserFixture {
-    user_id: UserId,
-    email: String,
-    #[serde(default)]
-    delivery_email: Option<String>,
-    full_name: String,
+pub struct UserFixture {
+    pub(crate) user_id: UserId,
+    pub(crate) email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delivery_email: Option<String>,
+    pub(crate) full_name: String,
     #[serde(default = "default_role")]
-    role: RoleFixture,
+    pub(crate) role: RoleFixture,
     #[serde(default)]
-    is_bot: bool,
+    pub(crate) is_bot: bool,
     #[serde(default = "yes")]
-    is_active: bool,
+    pub(crate) is_active: bool,
     #[serde(default = "yes")]
-    presence_enabled: bool,
+    pub(crate) presence_enabled: bool,
     #[serde(default = "default_date_joined")]
-    date_joined: TimeSpec,
-    api_key: String,
+    pub(crate) date_joined: TimeSpec,
+    pub(crate) api_key: String,
 }
 
 fn yes() -> bool {
@@ -173,25 +179,30 @@ fn default_date_joined() -> TimeSpec {
     TimeSpec::Relative(-365 * 86_400)
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// A channel of a realm fixture; also what the admin API takes to create a channel.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct ChannelFixture {
-    name: String,
+pub struct ChannelFixture {
+    pub(crate) name: String,
     #[serde(default)]
-    subscribers: Vec<UserId>,
+    pub(crate) subscribers: Vec<UserId>,
     /// Users who were subscribed once: an inactive subscription grants no access.
     #[serde(default)]
-    former_subscribers: Vec<UserId>,
+    pub(crate) former_subscribers: Vec<UserId>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// A presence row of a realm fixture.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct PresenceFixture {
-    user_id: UserId,
+pub struct PresenceFixture {
+    pub(crate) user_id: UserId,
     #[serde(default)]
-    last_connected_time: Option<TimeSpec>,
+    pub(crate) last_connected_time: Option<TimeSpec>,
     #[serde(default)]
-    last_active_time: Option<TimeSpec>,
+    pub(crate) last_active_time: Option<TimeSpec>,
+    /// The row's update id; default: after the realm's explicit ones, in file order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_update_id: Option<i64>,
 }
 
 impl Fixture {
@@ -213,40 +224,29 @@ impl Fixture {
 
     /// Parses and checks fixture JSON; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
-        let invalid = |path: String, problem: String| FixtureError::Invalid {
-            file: file.to_owned(),
-            path,
-            problem,
-        };
-        let deserializer = &mut serde_json::Deserializer::from_str(text);
-        let fixture: Self = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-            let path = match err.path().to_string() {
-                path if path == "." => "$".to_owned(),
-                path => format!("$.{path}"),
-            };
-            invalid(path, err.into_inner().to_string())
-        })?;
+        let fixture: Self = parse_json(file, text)?;
         fixture
             .check()
-            .map_err(|Inconsistency { path, problem }| invalid(path, problem))?;
+            .map_err(|inconsistency| inconsistency.in_file(file))?;
         Ok(fixture)
+    }
+
+    /// The whole state of `store` as a fixture with absolute times: importing it gives the
+    /// same responses.
+    pub fn export(store: &Store) -> Self {
+        Self {
+            server: ServerFixture::export(&store.server()),
+            realms: store
+                .realms()
+                .iter()
+                .map(|realm| realm.read(RealmFixture::export))
+                .collect(),
+        }
     }
 
     /// Checks everything the schema alone cannot: uniqueness, references, formats.
     fn check(&self) -> Result<(), Inconsistency> {
-        let server = &self.server;
-        if server.feature_level == 0 {
-            return Err(Inconsistency::at(
-                "$.server.feature_level",
-                "must be 1 or more",
-            ));
-        }
-        if server.external_host.trim().is_empty() {
-            return Err(Inconsistency::at(
-                "$.server.external_host",
-                "must not be empty",
-            ));
-        }
+        self.server.check("$.server")?;
         if self.realms.is_empty() {
             return Err(Inconsistency::at(
                 "$.realms",
@@ -254,128 +254,14 @@ impl Fixture {
             ));
         }
         let mut subdomains = HashSet::new();
-        let mut user_ids = HashSet::new();
-        let mut api_keys = HashSet::new();
         for (r, realm) in self.realms.iter().enumerate() {
-            let at = |rest: &str| format!("$.realms[{r}]{rest}");
-            if !is_valid_subdomain(&realm.subdomain) {
-                return Err(Inconsistency::at(
-                    at(".subdomain"),
-                    format!(
-                        "invalid subdomain {:?}: use \"\" for the root domain, or lowercase letters, digits and inner hyphens",
-                        realm.subdomain
-                    ),
-                ));
-            }
+            let at = format!("$.realms[{r}]");
+            realm.check(&at)?;
             if !subdomains.insert(realm.subdomain.as_str()) {
                 return Err(Inconsistency::at(
-                    at(".subdomain"),
+                    format!("{at}.subdomain"),
                     format!("duplicate subdomain {:?}", realm.subdomain),
                 ));
-            }
-            let mut emails = HashSet::new();
-            let mut delivery_emails = HashSet::new();
-            let mut realm_users = HashSet::new();
-            for (u, user) in realm.users.iter().enumerate() {
-                let at = |field: &str| at(&format!(".users[{u}].{field}"));
-                if !user_ids.insert(user.user_id) {
-                    return Err(Inconsistency::at(
-                        at("user_id"),
-                        format!("duplicate user_id {}", user.user_id),
-                    ));
-                }
-                realm_users.insert(user.user_id);
-                if !emails.insert(user.email.to_lowercase()) {
-                    return Err(Inconsistency::at(
-                        at("email"),
-                        format!("duplicate email {:?} in this realm", user.email),
-                    ));
-                }
-                let delivery_email = user.delivery_email.as_ref().unwrap_or(&user.email);
-                if !delivery_emails.insert(delivery_email.to_lowercase()) {
-                    return Err(Inconsistency::at(
-                        at(if user.delivery_email.is_some() {
-                            "delivery_email"
-                        } else {
-                            "email"
-                        }),
-                        format!("duplicate delivery email {delivery_email:?} in this realm"),
-                    ));
-                }
-                if !is_valid_api_key(&user.api_key) {
-                    return Err(Inconsistency::at(
-                        at("api_key"),
-                        "malformed API key: it must be exactly 32 characters of A-Z, a-z and 0-9",
-                    ));
-                }
-                if !api_keys.insert(user.api_key.as_str()) {
-                    // The key itself is a secret: name the user, not the key.
-                    return Err(Inconsistency::at(
-                        at("api_key"),
-                        format!(
-                            "duplicate API key (user {} has the same key as another user)",
-                            user.user_id
-                        ),
-                    ));
-                }
-            }
-            let known = |path: String, id: &UserId| {
-                if realm_users.contains(id) {
-                    Ok(())
-                } else {
-                    Err(Inconsistency::at(
-                        path,
-                        format!("user {id} is not a user of this realm"),
-                    ))
-                }
-            };
-            let mut channel_names = HashSet::new();
-            for (c, channel) in realm.channels.iter().enumerate() {
-                if !channel_names.insert(channel.name.to_lowercase()) {
-                    return Err(Inconsistency::at(
-                        at(&format!(".channels[{c}].name")),
-                        format!("duplicate channel name {:?}", channel.name),
-                    ));
-                }
-                for (i, id) in channel.subscribers.iter().enumerate() {
-                    known(at(&format!(".channels[{c}].subscribers[{i}]")), id)?;
-                }
-                for (i, id) in channel.former_subscribers.iter().enumerate() {
-                    known(at(&format!(".channels[{c}].former_subscribers[{i}]")), id)?;
-                    if channel.subscribers.contains(id) {
-                        return Err(Inconsistency::at(
-                            at(&format!(".channels[{c}].former_subscribers[{i}]")),
-                            format!("user {id} is both a subscriber and a former subscriber"),
-                        ));
-                    }
-                }
-            }
-            for (g, group) in realm.direct_message_groups.iter().enumerate() {
-                for (i, id) in group.iter().enumerate() {
-                    known(at(&format!(".direct_message_groups[{g}][{i}]")), id)?;
-                }
-            }
-            for (p, pair) in realm.direct_message_pairs.iter().enumerate() {
-                for (i, id) in pair.iter().enumerate() {
-                    known(at(&format!(".direct_message_pairs[{p}][{i}]")), id)?;
-                }
-                if pair[0] == pair[1] {
-                    return Err(Inconsistency::at(
-                        at(&format!(".direct_message_pairs[{p}]")),
-                        "a direct-message pair needs two different users",
-                    ));
-                }
-            }
-            let mut with_presence = HashSet::new();
-            for (p, row) in realm.presence.iter().enumerate() {
-                let path = at(&format!(".presence[{p}].user_id"));
-                known(path.clone(), &row.user_id)?;
-                if !with_presence.insert(row.user_id) {
-                    return Err(Inconsistency::at(
-                        path,
-                        format!("user {} already has a presence row", row.user_id),
-                    ));
-                }
             }
         }
         Ok(())
@@ -384,25 +270,324 @@ impl Fixture {
     /// The server settings and realms this fixture describes, with relative times resolved
     /// against `now`.
     pub fn build(&self, now: Timestamp) -> (ServerSettings, Vec<Realm>) {
-        let server = &self.server;
-        let settings = ServerSettings {
-            zulip_version: server.zulip_version.clone(),
-            zulip_merge_base: server
-                .zulip_merge_base
-                .clone()
-                .unwrap_or_else(|| server.zulip_version.clone()),
-            feature_level: FeatureLevel(server.feature_level),
-            external_host: server.external_host.to_lowercase(),
-            can_access_all_users_group_limits_presence: server
-                .can_access_all_users_group_limits_presence,
-        };
-        let realms = self.realms.iter().map(|realm| realm.build(now)).collect();
+        let settings = self.server.build();
+        let realms = self
+            .realms
+            .iter()
+            .map(|realm| Realm::new(RealmState::new(realm.contents(now))))
+            .collect();
         (settings, realms)
     }
 }
 
+impl ServerFixture {
+    /// The server settings as a fixture.
+    pub fn export(server: &ServerSettings) -> Self {
+        Self {
+            zulip_version: server.zulip_version.clone(),
+            zulip_merge_base: Some(server.zulip_merge_base.clone()),
+            feature_level: server.feature_level.0,
+            external_host: server.external_host.clone(),
+            can_access_all_users_group_limits_presence: server
+                .can_access_all_users_group_limits_presence,
+        }
+    }
+
+    /// Parses and checks server settings JSON; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
+        let server: Self = parse_json(file, text)?;
+        server
+            .check("$")
+            .map_err(|inconsistency| inconsistency.in_file(file))?;
+        Ok(server)
+    }
+
+    /// Checks the settings; `at` is their JSON path in the document.
+    fn check(&self, at: &str) -> Result<(), Inconsistency> {
+        if self.feature_level == 0 {
+            return Err(Inconsistency::at(
+                format!("{at}.feature_level"),
+                "must be 1 or more",
+            ));
+        }
+        if self.external_host.trim().is_empty() {
+            return Err(Inconsistency::at(
+                format!("{at}.external_host"),
+                "must not be empty",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings this describes.
+    pub fn build(&self) -> ServerSettings {
+        ServerSettings {
+            zulip_version: self.zulip_version.clone(),
+            zulip_merge_base: self
+                .zulip_merge_base
+                .clone()
+                .unwrap_or_else(|| self.zulip_version.clone()),
+            feature_level: FeatureLevel(self.feature_level),
+            external_host: self.external_host.to_lowercase(),
+            can_access_all_users_group_limits_presence: self
+                .can_access_all_users_group_limits_presence,
+        }
+    }
+}
+
+/// Parses `text` as a `T`, naming `file` and the JSON path of the first problem.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, FixtureError> {
+    let deserializer = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| FixtureError::Invalid {
+        file: file.to_owned(),
+        path: json_path(err.path()),
+        problem: err.into_inner().to_string(),
+    })
+}
+
+/// `serde_path_to_error`'s path written from the document root (`$`).
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    match path.to_string() {
+        path if path == "." => "$".to_owned(),
+        path => format!("$.{path}"),
+    }
+}
+
 impl RealmFixture {
-    fn build(&self, now: Timestamp) -> Realm {
+    /// Parses and checks one realm's fixture JSON; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
+        let realm: Self = parse_json(file, text)?;
+        realm
+            .check("$")
+            .map_err(|inconsistency| inconsistency.in_file(file))?;
+        Ok(realm)
+    }
+
+    /// Checks this realm on its own; `at` is its JSON path in the document.
+    pub fn check_at(&self, file: &str, at: &str) -> Result<(), FixtureError> {
+        self.check(at)
+            .map_err(|inconsistency| inconsistency.in_file(file))
+    }
+
+    /// Removes `user_id` and every reference to them: subscriptions, direct-message groups
+    /// (a group left with fewer than two members goes), pairs and their presence row. Whether
+    /// they were a user of this realm.
+    pub fn remove_user(&mut self, user_id: UserId) -> bool {
+        let before = self.users.len();
+        self.users.retain(|user| user.user_id != user_id);
+        if self.users.len() == before {
+            return false;
+        }
+        for channel in &mut self.channels {
+            channel.subscribers.retain(|&id| id != user_id);
+            channel.former_subscribers.retain(|&id| id != user_id);
+        }
+        for group in &mut self.direct_message_groups {
+            group.retain(|&id| id != user_id);
+        }
+        self.direct_message_groups.retain(|group| group.len() >= 2);
+        self.direct_message_pairs
+            .retain(|pair| !pair.contains(&user_id));
+        self.presence.retain(|row| row.user_id != user_id);
+        true
+    }
+
+    /// The realm as a fixture: every field explicit, times absolute, update ids kept.
+    pub fn export(state: &RealmState) -> Self {
+        let RealmContents {
+            settings,
+            users,
+            channels,
+            direct_message_groups,
+            direct_message_pairs,
+            presence,
+            last_update_id,
+        } = state.contents();
+        Self {
+            subdomain: settings.subdomain,
+            name: settings.name,
+            description: settings.description,
+            presence_disabled: settings.presence_disabled,
+            deactivated: settings.deactivated,
+            can_access_all_users_group: match settings.can_access_all_users_group {
+                AccessAllUsersGroup::Everyone => GroupFixture::Everyone,
+                AccessAllUsersGroup::Members => GroupFixture::Members,
+            },
+            users: users.into_iter().map(UserFixture::export).collect(),
+            channels: channels
+                .into_iter()
+                .map(|channel| ChannelFixture {
+                    name: channel.name,
+                    subscribers: channel.subscribers,
+                    former_subscribers: channel.former_subscribers,
+                })
+                .collect(),
+            direct_message_groups,
+            direct_message_pairs,
+            presence: presence
+                .iter()
+                .map(|(user_id, row)| PresenceFixture::export(*user_id, row))
+                .collect(),
+            presence_last_update_id: Some(last_update_id),
+        }
+    }
+
+    /// Checks everything the schema alone cannot; `at` is this realm's JSON path.
+    fn check(&self, at: &str) -> Result<(), Inconsistency> {
+        let at = |rest: &str| format!("{at}{rest}");
+        if !is_valid_subdomain(&self.subdomain) {
+            return Err(Inconsistency::at(
+                at(".subdomain"),
+                format!(
+                    "invalid subdomain {:?}: use \"\" for the root domain, or lowercase letters, digits and inner hyphens",
+                    self.subdomain
+                ),
+            ));
+        }
+        let mut user_ids = HashSet::new();
+        let mut api_keys = HashSet::new();
+        let mut emails = HashSet::new();
+        let mut delivery_emails = HashSet::new();
+        for (u, user) in self.users.iter().enumerate() {
+            let at = |field: &str| at(&format!(".users[{u}].{field}"));
+            if !user_ids.insert(user.user_id) {
+                return Err(Inconsistency::at(
+                    at("user_id"),
+                    format!("duplicate user_id {}", user.user_id),
+                ));
+            }
+            if !emails.insert(user.email.to_lowercase()) {
+                return Err(Inconsistency::at(
+                    at("email"),
+                    format!("duplicate email {:?} in this realm", user.email),
+                ));
+            }
+            let delivery_email = user.delivery_email.as_ref().unwrap_or(&user.email);
+            if !delivery_emails.insert(delivery_email.to_lowercase()) {
+                return Err(Inconsistency::at(
+                    at(if user.delivery_email.is_some() {
+                        "delivery_email"
+                    } else {
+                        "email"
+                    }),
+                    format!("duplicate delivery email {delivery_email:?} in this realm"),
+                ));
+            }
+            if !is_valid_api_key(&user.api_key) {
+                return Err(Inconsistency::at(
+                    at("api_key"),
+                    "malformed API key: it must be exactly 32 characters of A-Z, a-z and 0-9",
+                ));
+            }
+            if !api_keys.insert(user.api_key.as_str()) {
+                // The key itself is a secret: name the user, not the key.
+                return Err(Inconsistency::at(
+                    at("api_key"),
+                    format!(
+                        "duplicate API key (user {} has the same key as another user)",
+                        user.user_id
+                    ),
+                ));
+            }
+        }
+        let known = |path: String, id: &UserId| {
+            if user_ids.contains(id) {
+                Ok(())
+            } else {
+                Err(Inconsistency::at(
+                    path,
+                    format!("user {id} is not a user of this realm"),
+                ))
+            }
+        };
+        let mut channel_names = HashSet::new();
+        for (c, channel) in self.channels.iter().enumerate() {
+            if !channel_names.insert(channel.name.to_lowercase()) {
+                return Err(Inconsistency::at(
+                    at(&format!(".channels[{c}].name")),
+                    format!("duplicate channel name {:?}", channel.name),
+                ));
+            }
+            for (i, id) in channel.subscribers.iter().enumerate() {
+                known(at(&format!(".channels[{c}].subscribers[{i}]")), id)?;
+            }
+            for (i, id) in channel.former_subscribers.iter().enumerate() {
+                known(at(&format!(".channels[{c}].former_subscribers[{i}]")), id)?;
+                if channel.subscribers.contains(id) {
+                    return Err(Inconsistency::at(
+                        at(&format!(".channels[{c}].former_subscribers[{i}]")),
+                        format!("user {id} is both a subscriber and a former subscriber"),
+                    ));
+                }
+            }
+        }
+        for (g, group) in self.direct_message_groups.iter().enumerate() {
+            for (i, id) in group.iter().enumerate() {
+                known(at(&format!(".direct_message_groups[{g}][{i}]")), id)?;
+            }
+        }
+        for (p, pair) in self.direct_message_pairs.iter().enumerate() {
+            for (i, id) in pair.iter().enumerate() {
+                known(at(&format!(".direct_message_pairs[{p}][{i}]")), id)?;
+            }
+            if pair[0] == pair[1] {
+                return Err(Inconsistency::at(
+                    at(&format!(".direct_message_pairs[{p}]")),
+                    "a direct-message pair needs two different users",
+                ));
+            }
+        }
+        let mut with_presence = HashSet::new();
+        let mut update_ids = HashSet::new();
+        for (p, row) in self.presence.iter().enumerate() {
+            let path = at(&format!(".presence[{p}].user_id"));
+            known(path.clone(), &row.user_id)?;
+            if !with_presence.insert(row.user_id) {
+                return Err(Inconsistency::at(
+                    path,
+                    format!("user {} already has a presence row", row.user_id),
+                ));
+            }
+            if let Some(id) = row.last_update_id {
+                let path = at(&format!(".presence[{p}].last_update_id"));
+                if id < 1 {
+                    return Err(Inconsistency::at(path, "must be 1 or more"));
+                }
+                if !update_ids.insert(id) {
+                    return Err(Inconsistency::at(
+                        path,
+                        format!("duplicate update id {id} in this realm"),
+                    ));
+                }
+            }
+        }
+        if let (Some(last), Some(highest)) = (
+            self.presence_last_update_id,
+            self.presence
+                .iter()
+                .filter_map(|row| row.last_update_id)
+                .max(),
+        ) {
+            if last < highest {
+                return Err(Inconsistency::at(
+                    at(".presence_last_update_id"),
+                    format!("must be at least every row's last_update_id (a row has {highest})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The realm this fixture describes, with relative times resolved against `now`.
+    pub fn build(&self, now: Timestamp) -> Realm {
+        Realm::new(RealmState::new(self.contents(now)))
+    }
+
+    /// What this fixture describes, with relative times resolved against `now`.
+    pub fn contents(&self, now: Timestamp) -> RealmContents {
         let settings = RealmSettings {
             subdomain: self.subdomain.clone(),
             name: self.name.clone(),
@@ -414,53 +599,110 @@ impl RealmFixture {
                 GroupFixture::Members => AccessAllUsersGroup::Members,
             },
         };
-        let users = self.users.iter().map(|user| User {
-            user_id: user.user_id,
-            email: user.email.clone(),
-            delivery_email: user
+        let users = self.users.iter().map(|user| user.build(now)).collect();
+        let channels = self
+            .channels
+            .iter()
+            .map(|channel| Channel {
+                name: channel.name.clone(),
+                subscribers: channel.subscribers.clone(),
+                former_subscribers: channel.former_subscribers.clone(),
+            })
+            .collect();
+        // Rows without an update id get the next ones after the explicit ids, in file order,
+        // as if reported in that order.
+        let mut next_id = self
+            .presence
+            .iter()
+            .filter_map(|row| row.last_update_id)
+            .max()
+            .unwrap_or(0);
+        let presence = self
+            .presence
+            .iter()
+            .map(|row| {
+                let last_update_id = row.last_update_id.unwrap_or_else(|| {
+                    next_id += 1;
+                    next_id
+                });
+                (
+                    row.user_id,
+                    PresenceRow {
+                        last_connected_time: row.last_connected_time.map(|t| t.at(now)),
+                        last_active_time: row.last_active_time.map(|t| t.at(now)),
+                        last_update_id,
+                    },
+                )
+            })
+            .collect();
+        RealmContents {
+            settings,
+            users,
+            channels,
+            direct_message_groups: self.direct_message_groups.clone(),
+            direct_message_pairs: self.direct_message_pairs.clone(),
+            presence,
+            last_update_id: self.presence_last_update_id.unwrap_or(0).max(next_id),
+        }
+    }
+}
+
+impl UserFixture {
+    fn build(&self, now: Timestamp) -> User {
+        User {
+            user_id: self.user_id,
+            email: self.email.clone(),
+            delivery_email: self
                 .delivery_email
                 .clone()
-                .unwrap_or_else(|| user.email.clone()),
-            full_name: user.full_name.clone(),
-            role: match user.role {
+                .unwrap_or_else(|| self.email.clone()),
+            full_name: self.full_name.clone(),
+            role: match self.role {
                 RoleFixture::Owner => Role::Owner,
                 RoleFixture::Admin => Role::Admin,
                 RoleFixture::Moderator => Role::Moderator,
                 RoleFixture::Member => Role::Member,
                 RoleFixture::Guest => Role::Guest,
             },
+            is_bot: self.is_bot,
+            is_active: self.is_active,
+            presence_enabled: self.presence_enabled,
+            date_joined: self.date_joined.at(now),
+            api_key: self.api_key.clone(),
+        }
+    }
+
+    fn export(user: User) -> Self {
+        Self {
+            delivery_email: (user.delivery_email != user.email).then_some(user.delivery_email),
+            user_id: user.user_id,
+            email: user.email,
+            full_name: user.full_name,
+            role: match user.role {
+                Role::Owner => RoleFixture::Owner,
+                Role::Admin => RoleFixture::Admin,
+                Role::Moderator => RoleFixture::Moderator,
+                Role::Member => RoleFixture::Member,
+                Role::Guest => RoleFixture::Guest,
+            },
             is_bot: user.is_bot,
             is_active: user.is_active,
             presence_enabled: user.presence_enabled,
-            date_joined: user.date_joined.at(now),
-            api_key: user.api_key.clone(),
-        });
-        let groups = self
-            .channels
-            .iter()
-            .map(|channel| channel.subscribers.iter().copied().collect::<BTreeSet<_>>())
-            .chain(
-                self.direct_message_groups
-                    .iter()
-                    .map(|group| group.iter().copied().collect()),
-            )
-            .chain(
-                self.direct_message_pairs
-                    .iter()
-                    .map(|pair| pair.iter().copied().collect()),
-            );
-        // Rows get update ids 1, 2, ... in file order, as if reported in that order.
-        let presence = self.presence.iter().zip(1..).map(|(row, update_id)| {
-            (
-                row.user_id,
-                PresenceRow {
-                    last_connected_time: row.last_connected_time.map(|t| t.at(now)),
-                    last_active_time: row.last_active_time.map(|t| t.at(now)),
-                    last_update_id: update_id,
-                },
-            )
-        });
-        Realm::new(RealmState::new(settings, users, groups, presence))
+            date_joined: TimeSpec::Absolute(user.date_joined),
+            api_key: user.api_key,
+        }
+    }
+}
+
+impl PresenceFixture {
+    /// A row as the fixture writes it: absolute times and its update id.
+    pub fn export(user_id: UserId, row: &PresenceRow) -> Self {
+        Self {
+            user_id,
+            last_connected_time: row.last_connected_time.map(TimeSpec::Absolute),
+            last_active_time: row.last_active_time.map(TimeSpec::Absolute),
+            last_update_id: Some(row.last_update_id),
+        }
     }
 }
 
@@ -470,6 +712,14 @@ struct Inconsistency {
 }
 
 impl Inconsistency {
+    fn in_file(self, file: &str) -> FixtureError {
+        FixtureError::Invalid {
+            file: file.to_owned(),
+            path: self.path,
+            problem: self.problem,
+        }
+    }
+
     fn at(path: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             path: path.into(),

@@ -12,6 +12,8 @@
 //! - `params`, `response`, `error`: request parameters, success and error bodies on the wire;
 //!   `cache`: serialised bodies kept until they may be stale.
 //! - `routes`: every Zulip endpoint in one list; `admin`: the test-control API (`/__admin`).
+//! - `observe`: the layer around Zulip API requests that applies `faults`, the `rate_limit`
+//!   headers, and records the `journal`; `watch`: reloads a changed fixture file.
 //! - `healthcheck`: the `healthcheck` subcommand, for container health checks.
 
 pub mod admin;
@@ -20,16 +22,21 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod feature_level;
 pub mod fixtures;
 pub mod healthcheck;
+pub mod journal;
+mod observe;
 pub mod params;
 pub mod presence;
+pub mod rate_limit;
 pub mod response;
 mod routes;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod watch;
 
 use std::any::Any;
 use std::future::Future;
@@ -51,8 +58,20 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the complete application. Tests call this and drive it with `oneshot`.
 pub fn build_app(state: AppState) -> Router {
-    let routes = routes::api_router(&state).merge(admin::admin_router());
-    with_middleware(routes).with_state(state)
+    let routes = routes::api_router(&state)
+        .merge(admin::admin_router(&state.options.admin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ));
+    let app = with_middleware(routes).with_state(state);
+    // A realm named in the path (`/__realm/<subdomain>/api/...`) is taken off before routing,
+    // so this layer wraps the whole routed app.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_request(|request: Request| async {
+            auth::strip_realm_prefix(request)
+        }))
 }
 
 /// The layers every request passes through, around `routes` (outermost last).

@@ -6,7 +6,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use zulip_presence_mock::config::{Command, Config};
 use zulip_presence_mock::fixtures::Fixture;
-use zulip_presence_mock::{healthcheck, run, telemetry, AppState};
+use zulip_presence_mock::{healthcheck, run, telemetry, watch, AppState};
 
 /// Exit status when the fixture is missing, unreadable, malformed or inconsistent.
 const EXIT_BAD_FIXTURE: u8 = 2;
@@ -39,6 +39,9 @@ async fn main() -> ExitCode {
         }
     };
     let state = AppState::new(fixture, config.clock.start(), config.options());
+    if let (true, Some(path)) = (config.watch, &config.fixtures) {
+        tokio::spawn(watch::watch_fixture(path.clone(), state.clone()));
+    }
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,
         Err(err) => {

@@ -65,6 +65,11 @@ impl RequestParams {
             .transpose()
     }
 
+    /// The body's parameters, in the order received.
+    pub fn body_pairs(&self) -> &[(String, String)] {
+        &self.body
+    }
+
     /// The names of parameters that are neither in `used` nor always consumed, sorted and
     /// without repeats: Zulip's `ignored_parameters_unsupported`.
     pub fn ignored(&self, used: &[&str]) -> Vec<String> {

@@ -508,16 +508,19 @@ mod tests {
         };
         let window = PRESENCE_WINDOW_SECONDS;
         let now = 10 * window;
-        let state = RealmState::new(
+        let state = RealmState::new(crate::store::RealmContents {
             settings,
-            (1..=3).map(user),
-            [],
-            [
+            users: (1..=3).map(user).collect(),
+            channels: Vec::new(),
+            direct_message_groups: Vec::new(),
+            direct_message_pairs: Vec::new(),
+            presence: vec![
                 (1, row(Some(now - 100), None)),
                 (2, row(Some(now - 50), None)),
                 (3, row(Some(now - window - 7), None)),
             ],
-        );
+            last_update_id: 0,
+        });
         let validity = realm_presence_validity(&state, at(now));
         assert_eq!(validity.until, Some(at(now - 100 + window)));
         assert_eq!(validity.after, Some(at(now - 7)));

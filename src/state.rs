@@ -1,9 +1,12 @@
 //! `AppState`: what every request shares. Cloning is cheap: every field is a handle.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockMode};
+use crate::faults::Faults;
 use crate::fixtures::Fixture;
+use crate::journal::{self, Journal};
+use crate::rate_limit::{RateLimiter, RateRule};
 use crate::store::Store;
 
 /// Whether `GET /realm/presence` lists unsupported parameters (see README, "Differences from
@@ -17,10 +20,50 @@ pub enum RealmPresenceIgnoredParameters {
     Omitted,
 }
 
-/// Options that shape responses without being part of the fixture.
-#[derive(Clone, Copy, Debug, Default)]
+/// Who may use the admin API (`/__admin`). Health and readiness are always open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AdminAccess {
+    /// Anyone who can reach the server.
+    #[default]
+    Open,
+    /// Requests carrying `Authorization: Bearer <token>`.
+    Token(String),
+    /// Nobody: the admin routes do not exist.
+    Disabled,
+}
+
+/// Options that shape the server without being part of the fixture.
+#[derive(Clone, Debug)]
 pub struct Options {
     pub realm_presence_ignored_parameters: RealmPresenceIgnoredParameters,
+    pub admin: AdminAccess,
+    /// How many requests the journal keeps (0: none).
+    pub journal_capacity: usize,
+    /// The rate limit in force at start and after a reset.
+    pub rate_limit: Option<RateRule>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            realm_presence_ignored_parameters: RealmPresenceIgnoredParameters::default(),
+            admin: AdminAccess::default(),
+            journal_capacity: journal::DEFAULT_CAPACITY,
+            rate_limit: None,
+        }
+    }
+}
+
+/// What the admin API controls beyond the store and the clock.
+#[derive(Debug)]
+pub struct Control {
+    /// The fixture the store was loaded from, which a reset restores (`--watch` replaces it).
+    base: RwLock<Arc<Fixture>>,
+    /// How the clock ran at start, which a reset restores.
+    clock_start: ClockMode,
+    pub journal: Journal,
+    pub faults: Faults,
+    pub rate_limiter: RateLimiter,
 }
 
 /// Shared by every request.
@@ -28,9 +71,8 @@ pub struct Options {
 pub struct AppState {
     pub store: Store,
     pub clock: Clock,
-    /// The fixture the store was seeded from.
-    pub fixture: Arc<Fixture>,
-    pub options: Options,
+    pub control: Arc<Control>,
+    pub options: Arc<Options>,
 }
 
 impl AppState {
@@ -39,9 +81,52 @@ impl AppState {
         let (server, realms) = fixture.build(clock.now());
         Self {
             store: Store::new(server, realms),
+            control: Arc::new(Control {
+                base: RwLock::new(Arc::new(fixture)),
+                clock_start: clock.mode(),
+                journal: Journal::new(options.journal_capacity),
+                faults: Faults::default(),
+                rate_limiter: RateLimiter::new(options.rate_limit),
+            }),
             clock,
-            fixture: Arc::new(fixture),
-            options,
+            options: Arc::new(options),
         }
+    }
+
+    /// Restores everything to the loaded fixture: the state (created realms go), the clock's
+    /// start, no faults, an empty journal, the configured rate limit with no history.
+    pub fn reset(&self) {
+        self.clock.set_mode(self.control.clock_start);
+        let base = self.base_fixture();
+        let (server, realms) = base.build(self.clock.now());
+        self.store.replace(server, realms);
+        self.control.faults.clear();
+        self.control.journal.clear(&journal::Filter::default());
+        self.control.rate_limiter.set_rule(self.options.rate_limit);
+    }
+
+    /// Replaces the whole state with `fixture`, its relative times resolved now. With
+    /// `as_base`, a later reset restores it (a reloaded fixture file), else the loaded one.
+    pub fn load(&self, fixture: Fixture, as_base: bool) {
+        let (server, realms) = fixture.build(self.clock.now());
+        self.store.replace(server, realms);
+        if as_base {
+            *self
+                .control
+                .base
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fixture);
+        }
+    }
+
+    /// The fixture a reset restores.
+    pub fn base_fixture(&self) -> Arc<Fixture> {
+        Arc::clone(
+            &self
+                .control
+                .base
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 }

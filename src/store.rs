@@ -6,9 +6,9 @@
 //! inside one method and is never held across an `.await`; callers get owned values or run a
 //! closure under the lock.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use dashmap::DashMap;
 
@@ -92,14 +92,39 @@ pub struct RealmSettings {
     pub can_access_all_users_group: AccessAllUsersGroup,
 }
 
+/// A channel and who is, or once was, subscribed to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    pub subscribers: Vec<UserId>,
+    /// Users who were subscribed once: an inactive subscription grants no access.
+    pub former_subscribers: Vec<UserId>,
+}
+
+/// Everything a realm is made of, before it is indexed into a `RealmState`.
+#[derive(Clone, Debug)]
+pub struct RealmContents {
+    pub settings: RealmSettings,
+    pub users: Vec<User>,
+    pub channels: Vec<Channel>,
+    pub direct_message_groups: Vec<Vec<UserId>>,
+    /// 1:1 conversations; Zulip's access rules treat them as two-person groups.
+    pub direct_message_pairs: Vec<[UserId; 2]>,
+    pub presence: Vec<(UserId, PresenceRow)>,
+    /// The highest presence update id the realm has handed out (at least every row's).
+    pub last_update_id: i64,
+}
+
 /// Everything a realm holds, guarded by one lock so that a reader never sees a half-made change.
 #[derive(Clone, Debug)]
 pub struct RealmState {
     settings: RealmSettings,
     users: BTreeMap<UserId, Arc<User>>,
-    /// For each user, every other user they share an active channel or direct-message group
-    /// subscription with (1:1 conversations are two-person groups, as in recent Zulip).
-    shared_with: HashMap<UserId, BTreeSet<UserId>>,
+    /// Lowercased delivery email -> user id: how credentials find their user.
+    by_delivery_email: HashMap<String, UserId>,
+    channels: Vec<Channel>,
+    direct_message_groups: Vec<Vec<UserId>>,
+    direct_message_pairs: Vec<[UserId; 2]>,
     presence: BTreeMap<UserId, PresenceRow>,
     last_update_id: i64,
     /// Moves on with every change of any kind, so cached responses know they are stale.
@@ -107,40 +132,53 @@ pub struct RealmState {
 }
 
 impl RealmState {
-    /// A realm state from its parts. `groups` are the active subscriber sets of the realm's
-    /// channels and direct-message groups.
-    pub fn new(
-        settings: RealmSettings,
-        users: impl IntoIterator<Item = User>,
-        groups: impl IntoIterator<Item = BTreeSet<UserId>>,
-        presence: impl IntoIterator<Item = (UserId, PresenceRow)>,
-    ) -> Self {
-        let users: BTreeMap<UserId, Arc<User>> = users
+    /// A realm state from its contents.
+    pub fn new(contents: RealmContents) -> Self {
+        let RealmContents {
+            settings,
+            users,
+            channels,
+            direct_message_groups,
+            direct_message_pairs,
+            presence,
+            last_update_id,
+        } = contents;
+        let by_delivery_email = users
+            .iter()
+            .map(|u| (u.delivery_email.to_lowercase(), u.user_id))
+            .collect();
+        let users = users
             .into_iter()
             .map(|u| (u.user_id, Arc::new(u)))
             .collect();
-        let mut shared_with: HashMap<UserId, BTreeSet<UserId>> = HashMap::new();
-        for group in groups {
-            for &member in &group {
-                shared_with
-                    .entry(member)
-                    .or_default()
-                    .extend(group.iter().copied().filter(|&other| other != member));
-            }
-        }
         let presence: BTreeMap<UserId, PresenceRow> = presence.into_iter().collect();
         let last_update_id = presence
             .values()
             .map(|row| row.last_update_id)
-            .max()
-            .unwrap_or(0);
+            .fold(last_update_id, i64::max);
         Self {
             settings,
             users,
-            shared_with,
+            by_delivery_email,
+            channels,
+            direct_message_groups,
+            direct_message_pairs,
             presence,
             last_update_id,
             version: 0,
+        }
+    }
+
+    /// This state's contents, as `new` would take them back.
+    pub fn contents(&self) -> RealmContents {
+        RealmContents {
+            settings: self.settings.clone(),
+            users: self.users.values().map(|u| User::clone(u)).collect(),
+            channels: self.channels.clone(),
+            direct_message_groups: self.direct_message_groups.clone(),
+            direct_message_pairs: self.direct_message_pairs.clone(),
+            presence: self.presence.iter().map(|(&id, &row)| (id, row)).collect(),
+            last_update_id: self.last_update_id,
         }
     }
 
@@ -154,9 +192,20 @@ impl RealmState {
         self.users.get(&user_id)
     }
 
+    /// The user whose delivery email is `email` (compared case-insensitively).
+    pub fn user_by_delivery_email(&self, email: &str) -> Option<&Arc<User>> {
+        let id = self.by_delivery_email.get(&email.to_lowercase())?;
+        self.users.get(id)
+    }
+
     /// Every user, by id.
     pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
         self.users.values()
+    }
+
+    /// How many users the realm has.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
     }
 
     /// Every presence row, by user id.
@@ -210,13 +259,21 @@ impl RealmState {
         if group.contains(viewer.role) {
             return None;
         }
-        let shared = self.shared_with.get(&viewer.user_id);
-        let others = shared
-            .into_iter()
+        let me = viewer.user_id;
+        let groups = self
+            .channels
+            .iter()
+            .map(|channel| channel.subscribers.as_slice())
+            .chain(self.direct_message_groups.iter().map(Vec::as_slice))
+            .chain(self.direct_message_pairs.iter().map(|pair| pair.as_slice()))
+            .filter(|members| members.contains(&me));
+        let mut accessible: HashSet<UserId> = groups
             .flatten()
             .copied()
-            .filter(|id| self.users.get(id).is_some_and(|user| user.is_active));
-        Some(std::iter::once(viewer.user_id).chain(others).collect())
+            .filter(|id| self.users.get(id).is_some_and(|user| user.is_active))
+            .collect();
+        accessible.insert(me);
+        Some(accessible)
     }
 }
 
@@ -257,12 +314,35 @@ impl Realm {
         user_id: UserId,
         rule: impl FnOnce(Option<&PresenceRow>) -> Option<PresenceTimes>,
     ) -> Option<i64> {
-        let mut state = self
-            .state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.write_guard();
         let times = rule(state.presence.get(&user_id))?;
         Some(state.record_presence(user_id, times))
+    }
+
+    /// Removes `user_id`'s presence row; whether there was one.
+    pub fn remove_presence(&self, user_id: UserId) -> bool {
+        let mut state = self.write_guard();
+        let removed = state.presence.remove(&user_id).is_some();
+        if removed {
+            state.version += 1;
+        }
+        removed
+    }
+
+    /// Replaces the realm's contents with what `edit` makes of the current ones, as one change
+    /// under the write lock (no report can slip in between), and returns what else `edit`
+    /// returned. The subdomain cannot change.
+    pub fn edit<T, E>(
+        &self,
+        edit: impl FnOnce(&RealmState) -> Result<(RealmContents, T), E>,
+    ) -> Result<T, E> {
+        let mut state = self.write_guard();
+        let (mut contents, out) = edit(&state)?;
+        contents.settings.subdomain = self.subdomain.clone();
+        let version = state.version + 1;
+        *state = RealmState::new(contents);
+        state.version = version;
+        Ok(out)
     }
 
     fn read_guard(&self) -> RwLockReadGuard<'_, RealmState> {
@@ -270,6 +350,12 @@ impl Realm {
         // first and assign it whole, so a poisoned lock still guards consistent data.
         self.state
             .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_guard(&self) -> RwLockWriteGuard<'_, RealmState> {
+        self.state
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -286,13 +372,6 @@ pub struct ServerSettings {
     pub can_access_all_users_group_limits_presence: bool,
 }
 
-/// Where a user lives: their realm and their id.
-#[derive(Clone, Debug)]
-struct UserLocator {
-    realm: Arc<Realm>,
-    user_id: UserId,
-}
-
 /// A user found by their credentials, with their realm.
 #[derive(Clone, Debug)]
 pub struct Account {
@@ -300,95 +379,164 @@ pub struct Account {
     pub user: Arc<User>,
 }
 
-/// The whole server state: realms by subdomain, and an index from delivery email to users.
+/// The realms of one state, by subdomain.
+#[derive(Debug, Default)]
+struct Realms {
+    by_subdomain: DashMap<String, Arc<Realm>>,
+    /// How many realms there are (`DashMap::len` would lock every shard on every request).
+    count: AtomicUsize,
+}
+
+/// One whole server state. Replacing the state swaps the whole world at once, so no request
+/// ever sees realms of two different fixtures.
+#[derive(Clone, Debug)]
+struct World {
+    server: Arc<ServerSettings>,
+    realms: Arc<Realms>,
+}
+
+/// Why a realm could not be added.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RealmConflict {
+    #[error("a realm with subdomain {0:?} already exists")]
+    Exists(String),
+}
+
+/// The whole server state: the server settings and realms by subdomain. Cloning is cheap and
+/// every clone sees the same state.
 #[derive(Clone, Debug)]
 pub struct Store {
-    server: Arc<RwLock<Arc<ServerSettings>>>,
-    realms: Arc<DashMap<String, Arc<Realm>>>,
-    /// How many realms there are (`DashMap::len` would lock every shard on every request).
-    realm_count: Arc<AtomicUsize>,
-    /// Lowercased delivery email -> the users with that address (one per realm at most).
-    by_delivery_email: Arc<DashMap<String, Vec<UserLocator>>>,
+    world: Arc<RwLock<Arc<World>>>,
 }
 
 impl Store {
     /// A store holding `realms` under `server`.
     pub fn new(server: ServerSettings, realms: Vec<Realm>) -> Self {
-        let store = Self {
-            server: Arc::new(RwLock::new(Arc::new(server))),
-            realms: Arc::new(DashMap::new()),
-            realm_count: Arc::new(AtomicUsize::new(0)),
-            by_delivery_email: Arc::new(DashMap::new()),
-        };
-        for realm in realms {
-            store.insert_realm(realm);
-        }
-        store
-    }
-
-    fn insert_realm(&self, realm: Realm) {
-        let realm = Arc::new(realm);
-        realm.read(|state| {
-            for user in state.users() {
-                self.by_delivery_email
-                    .entry(user.delivery_email.to_lowercase())
-                    .or_default()
-                    .push(UserLocator {
-                        realm: Arc::clone(&realm),
-                        user_id: user.user_id,
-                    });
-            }
-        });
-        if self
-            .realms
-            .insert(realm.subdomain().to_owned(), realm)
-            .is_none()
-        {
-            self.realm_count.fetch_add(1, Ordering::Relaxed);
+        Self {
+            world: Arc::new(RwLock::new(Arc::new(World::new(server, realms)))),
         }
     }
 
-    /// The server-wide settings.
-    pub fn server(&self) -> Arc<ServerSettings> {
+    fn world(&self) -> Arc<World> {
         Arc::clone(
             &self
-                .server
+                .world
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         )
     }
 
+    fn swap_world(&self, world: World) {
+        *self
+            .world
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(world);
+    }
+
+    /// Replaces the whole state at once.
+    pub fn replace(&self, server: ServerSettings, realms: Vec<Realm>) {
+        self.swap_world(World::new(server, realms));
+    }
+
+    /// The server-wide settings.
+    pub fn server(&self) -> Arc<ServerSettings> {
+        Arc::clone(&self.world().server)
+    }
+
+    /// Replaces the server-wide settings, keeping the realms.
+    pub fn set_server(&self, server: ServerSettings) {
+        let mut guard = self
+            .world
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = Arc::new(World {
+            server: Arc::new(server),
+            realms: Arc::clone(&guard.realms),
+        });
+    }
+
     /// The realm on `subdomain`, if there is one.
     pub fn realm(&self, subdomain: &str) -> Option<Arc<Realm>> {
-        self.realms.get(subdomain).map(|realm| Arc::clone(&realm))
+        let world = self.world();
+        let realm = world.realms.by_subdomain.get(subdomain)?;
+        Some(Arc::clone(&realm))
     }
 
     /// The only realm, when the server has exactly one.
     pub fn sole_realm(&self) -> Option<Arc<Realm>> {
-        if self.realm_count.load(Ordering::Relaxed) != 1 {
+        let world = self.world();
+        if world.realms.count.load(Ordering::Relaxed) != 1 {
             return None;
         }
-        self.realms.iter().next().map(|realm| Arc::clone(&realm))
+        let realm = world.realms.by_subdomain.iter().next()?;
+        Some(Arc::clone(&realm))
     }
 
-    /// Every user whose delivery email is `email` (compared case-insensitively), with their
-    /// realm: one per realm at most. Callers pick the one whose API key matches.
-    pub fn accounts_with_delivery_email(&self, email: &str) -> Vec<Account> {
-        let Some(locators) = self.by_delivery_email.get(&email.to_lowercase()) else {
-            return Vec::new();
-        };
-        // The index guard is dropped at the end of this synchronous method.
-        locators
+    /// Every realm, by subdomain.
+    pub fn realms(&self) -> Vec<Arc<Realm>> {
+        let world = self.world();
+        let mut realms: Vec<Arc<Realm>> = world
+            .realms
+            .by_subdomain
             .iter()
-            .filter_map(|locator| {
-                let user = locator
-                    .realm
-                    .read(|state| state.user(locator.user_id).cloned())?;
-                Some(Account {
-                    realm: Arc::clone(&locator.realm),
-                    user,
-                })
+            .map(|realm| Arc::clone(&realm))
+            .collect();
+        realms.sort_by(|a, b| a.subdomain().cmp(b.subdomain()));
+        realms
+    }
+
+    /// Adds `realm`, unless its subdomain is taken.
+    pub fn add_realm(&self, realm: Realm) -> Result<Arc<Realm>, RealmConflict> {
+        self.world().realms.add(realm)
+    }
+
+    /// Removes the realm on `subdomain`; whether there was one.
+    pub fn remove_realm(&self, subdomain: &str) -> bool {
+        let world = self.world();
+        let removed = world.realms.by_subdomain.remove(subdomain).is_some();
+        if removed {
+            world.realms.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Every user, in any realm, whose delivery email is `email` (compared case-insensitively):
+    /// one per realm at most. Callers pick the one whose API key matches.
+    pub fn accounts_with_delivery_email(&self, email: &str) -> Vec<Account> {
+        self.realms()
+            .into_iter()
+            .filter_map(|realm| {
+                let user = realm.read(|state| state.user_by_delivery_email(email).cloned())?;
+                Some(Account { realm, user })
             })
             .collect()
+    }
+}
+
+impl World {
+    fn new(server: ServerSettings, realms: Vec<Realm>) -> Self {
+        let world = Self {
+            server: Arc::new(server),
+            realms: Arc::new(Realms::default()),
+        };
+        for realm in realms {
+            // Fixtures are checked for unique subdomains before they get here.
+            let _ = world.realms.add(realm);
+        }
+        world
+    }
+}
+
+impl Realms {
+    fn add(&self, realm: Realm) -> Result<Arc<Realm>, RealmConflict> {
+        match self.by_subdomain.entry(realm.subdomain().to_owned()) {
+            dashmap::Entry::Occupied(_) => Err(RealmConflict::Exists(realm.subdomain().to_owned())),
+            dashmap::Entry::Vacant(slot) => {
+                let realm = Arc::new(realm);
+                slot.insert(Arc::clone(&realm));
+                self.count.fetch_add(1, Ordering::Relaxed);
+                Ok(realm)
+            }
+        }
     }
 }

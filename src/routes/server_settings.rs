@@ -2,7 +2,7 @@
 //! authentication, even when an Authorization header is sent.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, Extensions, HeaderMap};
 use serde::Serialize;
 
 use crate::auth::request_subdomain;
@@ -77,9 +77,10 @@ pub(super) struct ServerSettingsResponse {
 pub(super) async fn get_server_settings(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> ApiResult<Success<ServerSettingsResponse>> {
     let server = state.store.server();
-    let subdomain = request_subdomain(&state.store, &headers).0;
+    let subdomain = request_subdomain(&state.store, &headers, &extensions).0;
     let realm = state.store.realm(&subdomain);
     if realm.is_none() && !subdomain.is_empty() {
         return Err(ApiError::BadRequest("Invalid subdomain".to_owned()));

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use zulip_presence_mock::fixtures::{Fixture, FixtureError};
 
-use crate::helpers::default_fixture_json;
+use crate::helpers::{default_fixture_json, HAMLET};
 
 fn error_of(fixture: &Value) -> String {
     Fixture::parse("bad.json", &fixture.to_string())
@@ -96,17 +96,17 @@ fn a_malformed_api_key_is_refused() {
 }
 
 #[test]
-fn duplicate_ids_emails_and_keys_are_refused() {
-    let duplicate_id = default_with(|f| f["realms"][1]["users"][0]["user_id"] = json!(3));
+fn duplicate_ids_emails_and_keys_within_a_realm_are_refused() {
+    let duplicate_id = default_with(|f| f["realms"][0]["users"][1]["user_id"] = json!(1));
     let duplicate_email =
         default_with(|f| f["realms"][0]["users"][1]["email"] = json!("HAMLET@zulip.com"));
     let duplicate_key = default_with(|f| {
-        f["realms"][1]["users"][1]["api_key"] = f["realms"][0]["users"][0]["api_key"].clone()
+        f["realms"][1]["users"][1]["api_key"] = f["realms"][1]["users"][0]["api_key"].clone()
     });
 
     assert_eq!(
         error_of(&duplicate_id),
-        "bad.json: at $.realms[1].users[0].user_id: duplicate user_id 3"
+        "bad.json: at $.realms[0].users[1].user_id: duplicate user_id 1"
     );
     assert_eq!(
         error_of(&duplicate_email),
@@ -116,6 +116,19 @@ fn duplicate_ids_emails_and_keys_are_refused() {
         error_of(&duplicate_key),
         "bad.json: at $.realms[1].users[1].api_key: duplicate API key (user 102 has the same key as another user)"
     );
+}
+
+#[test]
+fn two_realms_may_reuse_ids_and_keys_so_one_template_seeds_many_realms() {
+    let lear = json!({
+        "subdomain": "lear",
+        "name": "Lear",
+        "users": [{"user_id": 3, "email": "hamlet@zulip.com", "full_name": "Other Hamlet",
+                   "api_key": HAMLET.api_key}]
+    });
+    let fixture = default_with(|f| f["realms"][1] = lear.clone());
+
+    assert!(Fixture::parse("ok.json", &fixture.to_string()).is_ok());
 }
 
 #[test]

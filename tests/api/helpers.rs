@@ -95,6 +95,7 @@ impl TestApp {
             &default_fixture_json(),
             Options {
                 realm_presence_ignored_parameters: RealmPresenceIgnoredParameters::Omitted,
+                ..Options::default()
             },
         )
     }

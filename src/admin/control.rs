@@ -1,0 +1,293 @@
+//! Admin endpoints that control the server around the state: the clock, the request journal,
+//! injected faults and the rate limiter.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{subdomain_from_segment, AdminError, AdminJson};
+use crate::clock::{ClockMode, TimeSpec, Timestamp};
+use crate::faults::{Fault, FaultSpec};
+use crate::journal::{Filter, Listing};
+use crate::rate_limit::RateRule;
+use crate::state::AppState;
+
+type AdminResult<T> = Result<T, AdminError>;
+
+/// What the clock says.
+#[derive(Debug, Serialize)]
+pub(super) struct ClockView {
+    /// `system`, `offset` or `frozen`.
+    mode: &'static str,
+    /// The current instant in UNIX seconds.
+    now: f64,
+    /// The current instant in RFC 3339.
+    now_iso: String,
+    /// For `offset`: how far the clock is from real time, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset_seconds: Option<f64>,
+}
+
+fn clock_view(state: &AppState) -> Json<ClockView> {
+    let mode = state.clock.mode();
+    let now = state.clock.now();
+    let (name, offset_seconds) = match mode {
+        ClockMode::System => ("system", None),
+        ClockMode::Offset(micros) => ("offset", Some(micros as f64 / 1e6)),
+        ClockMode::Frozen(_) => ("frozen", None),
+    };
+    Json(ClockView {
+        mode: name,
+        now: now.unix_seconds_f64(),
+        now_iso: iso(now),
+        offset_seconds,
+    })
+}
+
+fn iso(at: Timestamp) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.unix_micros()) * 1_000)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// `GET /__admin/time`.
+pub(super) async fn get_time(State(state): State<AppState>) -> Json<ClockView> {
+    clock_view(&state)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FreezeBody {
+    /// Where to stop the clock (UNIX seconds, RFC 3339, or relative to now); default: now.
+    #[serde(default)]
+    at: Option<TimeSpec>,
+}
+
+/// `POST /__admin/time/freeze`: stops the clock now, or at `at`.
+pub(super) async fn freeze_time(
+    State(state): State<AppState>,
+    body: AdminJson<FreezeBody>,
+) -> Json<ClockView> {
+    let now = state.clock.now();
+    let at = body.0.unwrap_or_default().at.map_or(now, |at| at.at(now));
+    state.clock.set_mode(ClockMode::Frozen(at));
+    clock_view(&state)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AdvanceBody {
+    /// Seconds (a number, may be fractional or negative) or a duration such as `"90s"`,
+    /// `"5m"`, `"-1h"`, `"2d"`.
+    by: Value,
+}
+
+impl AdvanceBody {
+    fn micros(&self) -> AdminResult<i64> {
+        let invalid = || {
+            AdminError::BadRequest(format!(
+                "by must be seconds or a duration such as \"90s\", \"-5m\" or \"2d\", not {}",
+                self.by
+            ))
+        };
+        match &self.by {
+            Value::Number(n) => n
+                .as_f64()
+                .map(|s| (s * 1e6).round())
+                .filter(|m| m.is_finite() && m.abs() < 1e17)
+                .map(|m| m as i64)
+                .ok_or_else(invalid),
+            Value::String(text) => {
+                let signed = if text.starts_with(['+', '-']) {
+                    text.clone()
+                } else {
+                    format!("+{text}")
+                };
+                match TimeSpec::parse(&signed) {
+                    Ok(TimeSpec::Relative(seconds)) => Ok(seconds.saturating_mul(1_000_000)),
+                    _ => Err(invalid()),
+                }
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// `POST /__admin/time/advance`: moves the clock on (or back) by `by`; a running clock keeps
+/// running, that far from real time.
+pub(super) async fn advance_time(
+    State(state): State<AppState>,
+    body: AdminJson<AdvanceBody>,
+) -> AdminResult<Json<ClockView>> {
+    let by = body.required()?.micros()?;
+    let mode = match state.clock.mode() {
+        ClockMode::System => ClockMode::Offset(by),
+        ClockMode::Offset(micros) => ClockMode::Offset(micros.saturating_add(by)),
+        ClockMode::Frozen(at) => ClockMode::Frozen(Timestamp::from_unix_micros(
+            at.unix_micros().saturating_add(by),
+        )),
+    };
+    state.clock.set_mode(mode);
+    Ok(clock_view(&state))
+}
+
+/// `POST /__admin/time/system`: back to real time.
+pub(super) async fn system_time(State(state): State<AppState>) -> Json<ClockView> {
+    state.clock.set_mode(ClockMode::System);
+    clock_view(&state)
+}
+
+/// The query string of journal requests.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalQuery {
+    method: Option<String>,
+    path: Option<String>,
+    /// A user id or a delivery email.
+    user: Option<String>,
+    /// A subdomain; `_root` (or empty) for the root domain.
+    realm: Option<String>,
+    /// A time (UNIX seconds, RFC 3339, or relative such as `-5m`) on the server clock.
+    since: Option<String>,
+    after_id: Option<u64>,
+    limit: Option<usize>,
+}
+
+fn journal_query(query: Option<String>, state: &AppState) -> AdminResult<(Filter, Option<usize>)> {
+    let query: JournalQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|err| AdminError::BadRequest(format!("bad query string: {err}")))?;
+    let since = query
+        .since
+        .map(|text| {
+            TimeSpec::parse(&text)
+                .map(|t| t.at(state.clock.now()).unix_seconds_f64())
+                .map_err(AdminError::BadRequest)
+        })
+        .transpose()?;
+    Ok((
+        Filter {
+            method: query.method,
+            path: query.path,
+            user: query.user,
+            realm: query.realm.map(|segment| {
+                if segment.is_empty() {
+                    segment
+                } else {
+                    subdomain_from_segment(&segment)
+                }
+            }),
+            since,
+            after_id: query.after_id,
+        },
+        query.limit,
+    ))
+}
+
+/// `GET /__admin/requests`: journalled requests, oldest first, filtered by the query string.
+pub(super) async fn list_requests(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AdminResult<Json<Listing>> {
+    let (filter, limit) = journal_query(query, &state)?;
+    Ok(Json(state.control.journal.list(&filter, limit)))
+}
+
+/// `GET /__admin/requests/count`.
+pub(super) async fn count_requests(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AdminResult<Json<Value>> {
+    let (filter, _) = journal_query(query, &state)?;
+    Ok(Json(
+        json!({ "count": state.control.journal.count(&filter) }),
+    ))
+}
+
+/// `DELETE /__admin/requests`: forgets the requests the query string matches (all by default;
+/// `?realm=t1` for one realm's).
+pub(super) async fn clear_requests(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> AdminResult<Json<Value>> {
+    let (filter, _) = journal_query(query, &state)?;
+    Ok(Json(
+        json!({ "cleared": state.control.journal.clear(&filter) }),
+    ))
+}
+
+/// `GET /__admin/faults`.
+pub(super) async fn list_faults(State(state): State<AppState>) -> Json<Vec<Fault>> {
+    Json(state.control.faults.list())
+}
+
+/// `POST /__admin/faults`: installs a fault; the first installed fault that matches a request
+/// applies to it.
+pub(super) async fn add_fault(
+    State(state): State<AppState>,
+    spec: AdminJson<FaultSpec>,
+) -> AdminResult<Response> {
+    let spec = spec.required()?;
+    if let Some(problem) = spec.problem() {
+        return Err(AdminError::BadRequest(problem));
+    }
+    Ok((StatusCode::CREATED, Json(state.control.faults.add(spec))).into_response())
+}
+
+/// `DELETE /__admin/faults`: removes every fault.
+pub(super) async fn clear_faults(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "removed": state.control.faults.clear() }))
+}
+
+/// `DELETE /__admin/faults/{id}`.
+pub(super) async fn delete_fault(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> AdminResult<StatusCode> {
+    if state.control.faults.remove(id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AdminError::NotFound(format!("no fault {id}")))
+    }
+}
+
+/// The rate limit in force.
+#[derive(Debug, Serialize)]
+pub(super) struct RateLimitView {
+    /// `null`: off.
+    rule: Option<RateRule>,
+}
+
+/// `GET /__admin/rate_limit`.
+pub(super) async fn get_rate_limit(State(state): State<AppState>) -> Json<RateLimitView> {
+    Json(RateLimitView {
+        rule: state.control.rate_limiter.rule(),
+    })
+}
+
+/// `PUT /__admin/rate_limit` with `{"requests": 200, "window_seconds": 60}`: limits every user
+/// as a rate-limited Zulip server does, with the headers on every authenticated response.
+pub(super) async fn put_rate_limit(
+    State(state): State<AppState>,
+    rule: AdminJson<RateRule>,
+) -> AdminResult<Json<RateLimitView>> {
+    let rule = rule.required()?;
+    if rule.requests == 0 || rule.window_seconds == 0 {
+        return Err(AdminError::BadRequest(
+            "requests and window_seconds must be 1 or more".to_owned(),
+        ));
+    }
+    state.control.rate_limiter.set_rule(Some(rule));
+    Ok(Json(RateLimitView { rule: Some(rule) }))
+}
+
+/// `DELETE /__admin/rate_limit`: no rate limit.
+pub(super) async fn delete_rate_limit(State(state): State<AppState>) -> Json<RateLimitView> {
+    state.control.rate_limiter.set_rule(None);
+    Json(RateLimitView { rule: None })
+}

@@ -1,0 +1,204 @@
+//! The layer every Zulip API request passes through on its way to its route: it applies the
+//! faults a test installed, puts rate-limit headers on the response, and records the request
+//! in the journal. Admin requests (`/__admin`) pass straight through.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, request::Parts, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::admin::ADMIN_PREFIX;
+use crate::auth::{basic_credentials, request_subdomain};
+use crate::error::ApiError;
+use crate::faults::{FaultAction, Hit, RequestFacts};
+use crate::journal::{parameters_object, Entry, RequestNote};
+use crate::params::RequestParams;
+use crate::rate_limit::RateLimitHeaders;
+use crate::state::AppState;
+use crate::MAX_BODY_BYTES;
+
+/// Faults, rate-limit headers and the journal around one Zulip API request.
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with(ADMIN_PREFIX) {
+        return next.run(request).await;
+    }
+    let journal_on = state.control.journal.is_enabled();
+    let now = state.clock.now();
+    let note = RequestNote::default();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(note.clone());
+    let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
+
+    // Only form and multipart bodies carry Zulip parameters; only they are read here.
+    let (body, params) = if journal_on && has_form_body(&parts.headers) {
+        match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => {
+                let params = body_parameters(&parts, bytes.clone(), &state).await;
+                (Body::from(bytes), params)
+            }
+            Err(_) => {
+                let response = ApiError::PayloadTooLarge.into_response();
+                record(&state, &parts, &realm, now, None, &note, &response, None);
+                return response;
+            }
+        }
+    } else {
+        (body, None)
+    };
+
+    let credentials = basic_credentials(&parts.headers).ok();
+    let hit = state.control.faults.take(&RequestFacts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        realm: &realm,
+        user_email: credentials.as_ref().map(|(email, _)| email.as_str()),
+    });
+    let fault_id = hit.as_ref().map(|hit| hit.id);
+    let injected = match hit {
+        Some(hit) => injected_response(hit, &state).await,
+        None => None,
+    };
+    let response = match injected {
+        Some(response) => response,
+        None => {
+            let mut response = next.run(Request::from_parts(parts.clone(), body)).await;
+            if let Some(headers) = note.get().rate_limit {
+                headers.apply(response.headers_mut());
+            }
+            response
+        }
+    };
+    if journal_on {
+        record(
+            &state, &parts, &realm, now, params, &note, &response, fault_id,
+        );
+    }
+    response
+}
+
+/// After its delay, what a fault answers instead of the route (`None`: serve normally).
+async fn injected_response(hit: Hit, state: &AppState) -> Option<Response> {
+    if hit.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(hit.delay_ms)).await;
+    }
+    match hit.action {
+        FaultAction::Serve => None,
+        FaultAction::Error(error) => {
+            let (msg, code) = error.message_and_code();
+            let status = axum::http::StatusCode::from_u16(error.status)
+                .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+            let is_auth = error.status == 401;
+            let mut response = ApiError::Injected { status, msg, code }.into_response();
+            if is_auth {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Basic realm=\"zulip\""),
+                );
+            }
+            Some(response)
+        }
+        FaultAction::RateLimit(limit) => {
+            let now = state.clock.now();
+            let mut response = ApiError::RateLimited(limit.retry_after).into_response();
+            RateLimitHeaders {
+                limit: limit.limit,
+                remaining: 0,
+                reset: (now.unix_seconds_f64() + limit.retry_after).trunc() as i64,
+            }
+            .apply(response.headers_mut());
+            Some(response)
+        }
+        FaultAction::DropConnection => Some(dropped_connection()),
+    }
+}
+
+/// A response whose body fails at once: the server closes the connection without sending
+/// anything, as a crashed or unreachable server would look to the client.
+fn dropped_connection() -> Response {
+    Response::new(Body::new(FailingBody))
+}
+
+/// A body whose first frame is an error, which makes hyper abort the connection.
+struct FailingBody;
+
+impl http_body::Body for FailingBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection dropped by an admin fault",
+        ))))
+    }
+}
+
+fn has_form_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let value = value.to_ascii_lowercase();
+            value.starts_with("application/x-www-form-urlencoded")
+                || value.starts_with("multipart/form-data")
+        })
+}
+
+/// The body's parameters as the views will parse them; `None` when they cannot.
+async fn body_parameters(
+    parts: &Parts,
+    bytes: Bytes,
+    state: &AppState,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut request = Request::new(Body::from(bytes));
+    *request.headers_mut() = parts.headers.clone();
+    let params = RequestParams::from_request(request, state).await.ok()?;
+    Some(parameters_object(params.body_pairs()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    state: &AppState,
+    parts: &Parts,
+    realm: &str,
+    now: crate::clock::Timestamp,
+    params: Option<serde_json::Map<String, serde_json::Value>>,
+    note: &RequestNote,
+    response: &Response,
+    fault: Option<u64>,
+) {
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .and_then(|query| serde_urlencoded::from_str(query).ok())
+        .unwrap_or_default();
+    let noted = note.get();
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    state.control.journal.record(Entry {
+        id: 0,
+        time: now.unix_seconds_f64(),
+        realm: realm.to_owned(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parameters_object(&query),
+        params: params.or_else(|| (!has_form_body(&parts.headers)).then(Default::default)),
+        user: noted.user,
+        auth_failure: noted.auth_failure,
+        user_agent,
+        status: response.status().as_u16(),
+        fault,
+    });
+}
