@@ -49,7 +49,8 @@ pub struct Entry {
     /// Why authentication failed, in plain words; `null` when it did not.
     pub auth_failure: Option<String>,
     pub user_agent: Option<String>,
-    pub status: u16,
+    /// The response status; `null` when a fault dropped the connection.
+    pub status: Option<u16>,
     /// The admin fault that answered or delayed this request, if any.
     pub fault: Option<u64>,
 }
@@ -265,7 +266,7 @@ mod tests {
             user: None,
             auth_failure: None,
             user_agent: None,
-            status: 200,
+            status: Some(200),
             fault: None,
         }
     }

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::admin::ADMIN_PREFIX;
-use crate::auth::{basic_credentials, request_subdomain};
+use crate::auth::{authenticate, basic_credentials, request_subdomain};
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hit, RequestFacts};
 use crate::journal::{parameters_object, Entry, RequestNote};
@@ -29,28 +29,38 @@ pub(crate) async fn observe(
     if request.uri().path().starts_with(ADMIN_PREFIX) {
         return next.run(request).await;
     }
-    let journal_on = state.control.journal.is_enabled();
-    let now = state.clock.now();
     let note = RequestNote::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(note.clone());
     let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
+    let mut pending = state
+        .control
+        .journal
+        .is_enabled()
+        .then(|| PendingEntry::new(&parts, &realm, state.clock.now()));
 
     // Only form and multipart bodies carry Zulip parameters; only they are read here.
-    let (body, params) = if journal_on && has_form_body(&parts.headers) {
-        match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => {
-                let params = body_parameters(&parts, bytes.clone(), &state).await;
-                (Body::from(bytes), params)
-            }
-            Err(_) => {
-                let response = ApiError::PayloadTooLarge.into_response();
-                record(&state, &parts, &realm, now, None, &note, &response, None);
-                return response;
+    let body = match &mut pending {
+        Some(entry) if has_form_body(&parts.headers) => {
+            match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+                Ok(bytes) => {
+                    entry.params = body_parameters(&parts, bytes.clone(), &state).await;
+                    Body::from(bytes)
+                }
+                Err(_) => {
+                    let response = ApiError::PayloadTooLarge.into_response();
+                    if let Some(mut pending) = pending.take() {
+                        pending.params = None;
+                        state
+                            .control
+                            .journal
+                            .record(pending.finish(&note, Some(&response), None));
+                    }
+                    return response;
+                }
             }
         }
-    } else {
-        (body, None)
+        _ => body,
     };
 
     let credentials = basic_credentials(&parts.headers).ok();
@@ -60,27 +70,98 @@ pub(crate) async fn observe(
         realm: &realm,
         user_email: credentials.as_ref().map(|(email, _)| email.as_str()),
     });
-    let fault_id = hit.as_ref().map(|hit| hit.id);
-    let injected = match hit {
-        Some(hit) => injected_response(hit, &state).await,
-        None => None,
-    };
-    let response = match injected {
-        Some(response) => response,
-        None => {
-            let mut response = next.run(Request::from_parts(parts.clone(), body)).await;
-            if let Some(headers) = note.get().rate_limit {
-                headers.apply(response.headers_mut());
+    let (response, fault) = match hit {
+        Some(hit) => {
+            let id = hit.id;
+            let dropped = hit.action == FaultAction::DropConnection;
+            match injected_response(hit, &state).await {
+                Some(response) => {
+                    if pending.is_some() {
+                        // The fault answered before authentication: name the user the
+                        // credentials belong to anyway, so a test sees whose request it was.
+                        note_credentials(&state, &parts, &note);
+                    }
+                    (response, Some((id, dropped)))
+                }
+                None => (
+                    serve(next, Request::from_parts(parts, body), &note).await,
+                    Some((id, false)),
+                ),
             }
-            response
         }
+        None => (
+            serve(next, Request::from_parts(parts, body), &note).await,
+            None,
+        ),
     };
-    if journal_on {
-        record(
-            &state, &parts, &realm, now, params, &note, &response, fault_id,
+    if let Some(pending) = pending {
+        let dropped = fault.is_some_and(|(_, dropped)| dropped);
+        let entry = pending.finish(
+            &note,
+            (!dropped).then_some(&response),
+            fault.map(|(id, _)| id),
         );
+        state.control.journal.record(entry);
     }
     response
+}
+
+/// The route's response, with the rate-limit headers authentication noted.
+async fn serve(next: Next, request: Request, note: &RequestNote) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(headers) = note.get().rate_limit {
+        headers.apply(response.headers_mut());
+    }
+    response
+}
+
+/// A journal entry taken as the request arrives, finished when it is answered.
+struct PendingEntry {
+    entry: Entry,
+    params: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl PendingEntry {
+    fn new(parts: &Parts, realm: &str, now: crate::clock::Timestamp) -> Self {
+        let query: Vec<(String, String)> = parts
+            .uri
+            .query()
+            .and_then(|query| serde_urlencoded::from_str(query).ok())
+            .unwrap_or_default();
+        Self {
+            entry: Entry {
+                id: 0,
+                time: now.unix_seconds_f64(),
+                realm: realm.to_owned(),
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                query: parameters_object(&query),
+                params: None,
+                user: None,
+                auth_failure: None,
+                user_agent: parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+                status: None,
+                fault: None,
+            },
+            // A request without a form body has no body parameters.
+            params: Some(Default::default()),
+        }
+    }
+
+    fn finish(self, note: &RequestNote, response: Option<&Response>, fault: Option<u64>) -> Entry {
+        let noted = note.get();
+        Entry {
+            params: self.params,
+            user: noted.user,
+            auth_failure: noted.auth_failure,
+            status: response.map(|response| response.status().as_u16()),
+            fault,
+            ..self.entry
+        }
+    }
 }
 
 /// After its delay, what a fault answers instead of the route (`None`: serve normally).
@@ -143,6 +224,19 @@ impl http_body::Body for FailingBody {
     }
 }
 
+/// Notes who the request's credentials name, or why they name nobody, without answering.
+fn note_credentials(state: &AppState, parts: &Parts, note: &RequestNote) {
+    let noted = note.get();
+    if noted.user.is_some() || noted.auth_failure.is_some() {
+        return;
+    }
+    let subdomain = request_subdomain(&state.store, &parts.headers, &parts.extensions);
+    match authenticate(&state.store, &subdomain, &parts.headers) {
+        Ok(authed) => note.authenticated(&authed.user),
+        Err(failure) => note.auth_failed(failure.reason),
+    }
+}
+
 fn has_form_body(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -164,41 +258,4 @@ async fn body_parameters(
     *request.headers_mut() = parts.headers.clone();
     let params = RequestParams::from_request(request, state).await.ok()?;
     Some(parameters_object(params.body_pairs()))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record(
-    state: &AppState,
-    parts: &Parts,
-    realm: &str,
-    now: crate::clock::Timestamp,
-    params: Option<serde_json::Map<String, serde_json::Value>>,
-    note: &RequestNote,
-    response: &Response,
-    fault: Option<u64>,
-) {
-    let query: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .and_then(|query| serde_urlencoded::from_str(query).ok())
-        .unwrap_or_default();
-    let noted = note.get();
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    state.control.journal.record(Entry {
-        id: 0,
-        time: now.unix_seconds_f64(),
-        realm: realm.to_owned(),
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parameters_object(&query),
-        params: params.or_else(|| (!has_form_body(&parts.headers)).then(Default::default)),
-        user: noted.user,
-        auth_failure: noted.auth_failure,
-        user_agent,
-        status: response.status().as_u16(),
-        fault,
-    });
 }

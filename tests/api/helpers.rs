@@ -153,6 +153,30 @@ impl TestApp {
         .await
     }
 
+    /// An admin API request with an optional JSON body.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> TestResponse {
+        let request = self.request(method, path);
+        match body {
+            Some(body) => {
+                request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+            }
+            None => request.send().await,
+        }
+    }
+
+    /// `GET /api/v1/realm/presence` as `user` on `host`.
+    pub async fn get_realm_presence_on(&self, host: &str, user: Credentials) -> TestResponse {
+        self.request(Method::GET, "/api/v1/realm/presence")
+            .host(host)
+            .basic_auth(user)
+            .send()
+            .await
+    }
+
     /// `GET /api/v1/server_settings` without credentials.
     pub async fn get_server_settings(&self) -> TestResponse {
         self.request(Method::GET, "/api/v1/server_settings")
@@ -301,6 +325,14 @@ impl TestResponse {
             realm_presence_body(everyone_in_the_default_realm()),
             JSON_NEVER_CACHE,
         );
+    }
+
+    /// Asserts the status, the whole JSON body (as a value) and every header of an admin
+    /// response.
+    pub fn assert_admin(&self, status: StatusCode, body: Value) {
+        assert_eq!(self.status, status, "status; body: {}", self.text());
+        assert_eq!(self.json(), body, "body");
+        self.assert_headers(JSON);
     }
 
     /// Asserts every header but `content-length`.

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod admin;
+mod admin_state;
 mod auth;
 mod cache;
 mod concurrency;
