@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod admin;
+mod admin_control;
 mod admin_state;
 mod auth;
 mod cache;

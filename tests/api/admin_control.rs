@@ -1,0 +1,547 @@
+//! The admin API's control endpoints: time, the request journal, faults and the rate limiter.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use zulip_presence_mock::fixtures::DEFAULT_FIXTURE;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_clock_reads_freezes_advances_and_returns_to_real_time() {
+    let app = TestApp::new();
+
+    let read = app.admin(Method::GET, "/__admin/time", None).await;
+    let frozen = app
+        .admin(
+            Method::POST,
+            "/__admin/time/freeze",
+            Some(json!({"at": "2024-01-01T00:00:00Z"})),
+        )
+        .await;
+    let advanced = app
+        .admin(
+            Method::POST,
+            "/__admin/time/advance",
+            Some(json!({"by": "90s"})),
+        )
+        .await;
+    let back = app
+        .admin(
+            Method::POST,
+            "/__admin/time/advance",
+            Some(json!({"by": -0.5})),
+        )
+        .await;
+    let real = app.admin(Method::POST, "/__admin/time/system", None).await;
+
+    read.assert_admin(
+        StatusCode::OK,
+        json!({"mode": "frozen", "now": SERVER_TIMESTAMP, "now_iso": "2023-11-14T22:13:20.25Z"}),
+    );
+    frozen.assert_admin(
+        StatusCode::OK,
+        json!({"mode": "frozen", "now": 1_704_067_200.0, "now_iso": "2024-01-01T00:00:00Z"}),
+    );
+    advanced.assert_admin(
+        StatusCode::OK,
+        json!({"mode": "frozen", "now": 1_704_067_290.0, "now_iso": "2024-01-01T00:01:30Z"}),
+    );
+    back.assert_admin(
+        StatusCode::OK,
+        json!({"mode": "frozen", "now": 1_704_067_289.5, "now_iso": "2024-01-01T00:01:29.5Z"}),
+    );
+    assert_eq!(real.status, StatusCode::OK);
+    assert_eq!(real.json()["mode"], "system");
+    assert!(real.json()["now"].as_f64().unwrap() > 1_750_000_000.0);
+}
+
+#[tokio::test]
+async fn advancing_a_running_clock_keeps_it_running_that_far_ahead() {
+    let app = TestApp::new();
+    app.admin(Method::POST, "/__admin/time/system", None).await;
+
+    let ahead = app
+        .admin(
+            Method::POST,
+            "/__admin/time/advance",
+            Some(json!({"by": "2d"})),
+        )
+        .await
+        .json();
+
+    assert_eq!(ahead["mode"], "offset");
+    assert_eq!(ahead["offset_seconds"], 172_800.0);
+}
+
+#[tokio::test]
+async fn a_frozen_clock_moved_by_the_admin_api_moves_presence_on() {
+    let app = TestApp::new();
+
+    app.admin(
+        Method::POST,
+        "/__admin/time/advance",
+        Some(json!({"by": "15d"})),
+    )
+    .await;
+
+    let presences = app.get_realm_presence(IAGO).await.json()["presences"].clone();
+    assert_eq!(presences, json!({}));
+}
+
+#[tokio::test]
+async fn a_bad_duration_is_refused() {
+    let app = TestApp::new();
+
+    let refused = app
+        .admin(
+            Method::POST,
+            "/__admin/time/advance",
+            Some(json!({"by": "soon"})),
+        )
+        .await;
+
+    refused.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST",
+               "msg": "by must be seconds or a duration such as \"90s\", \"-5m\" or \"2d\", not \"soon\""}),
+    );
+}
+
+async fn journal(app: &TestApp, query: &str) -> Value {
+    let response = app
+        .admin(Method::GET, &format!("/__admin/requests{query}"), None)
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()
+}
+
+#[tokio::test]
+async fn every_zulip_request_is_journalled_with_what_the_client_sent() {
+    let app = TestApp::new();
+    app.request(Method::POST, "/api/v1/users/me/presence?client=ZulipMobile")
+        .basic_auth(HAMLET)
+        .header("user-agent", "ZulipMobile/27.0")
+        .form("status=idle&ping_only=true&api_key=secret")
+        .send()
+        .await;
+
+    let listing = journal(&app, "").await;
+
+    assert_eq!(
+        listing,
+        json!({
+            "requests": [{
+                "id": 1, "time": SERVER_TIMESTAMP, "realm": "", "method": "POST",
+                "path": "/api/v1/users/me/presence",
+                "query": {"client": "ZulipMobile"},
+                "params": {"status": "idle", "ping_only": "true", "api_key": "(redacted)"},
+                "user": {"user_id": 3, "email": "hamlet@zulip.com"},
+                "auth_failure": null,
+                "user_agent": "ZulipMobile/27.0",
+                "status": 200,
+                "fault": null,
+            }],
+            "count": 1, "dropped": 0, "capacity": 10_000,
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_authentication_failure_is_journalled_with_the_reason_in_plain_words() {
+    let app = TestApp::new();
+    let cases = [
+        (
+            Credentials {
+                email: HAMLET.email,
+                api_key: IAGO.api_key,
+            },
+            "the API key belongs to iago@zulip.com, not to hamlet@zulip.com",
+        ),
+        (
+            Credentials {
+                email: "nobody@zulip.com",
+                api_key: IAGO.api_key,
+            },
+            "no user has the email nobody@zulip.com (the API key belongs to iago@zulip.com)",
+        ),
+        (
+            Credentials {
+                email: HAMLET.email,
+                api_key: "ABCDEFGHIJABCDEFGHIJABCDEFGHIJAB",
+            },
+            "hamlet@zulip.com exists, but no user has this API key",
+        ),
+        (
+            Credentials {
+                email: HAMLET.email,
+                api_key: "short",
+            },
+            "the API key is not 32 letters and digits (it has 5 characters)",
+        ),
+        (
+            OPHELIA,
+            "user ophelia@zulip.com (id 9) is deactivated",
+        ),
+        (
+            KING,
+            "king@lear.org is a user of the realm on subdomain \"lear\", but the request was for subdomain \"\" (see the Host header)",
+        ),
+    ];
+    for (credentials, _) in cases {
+        let response = app.get_realm_presence(credentials).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    app.request(Method::GET, "/api/v1/realm/presence")
+        .send()
+        .await;
+
+    let listing = journal(&app, "").await;
+
+    let reasons: Vec<&str> = listing["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["auth_failure"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = cases.iter().map(|(_, reason)| *reason).collect();
+    expected.push("no Authorization header");
+    assert_eq!(reasons, expected);
+    assert!(listing["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|entry| entry["user"].is_null() && entry["status"] == 401));
+}
+
+#[tokio::test]
+async fn the_journal_never_holds_an_api_key() {
+    let app = TestApp::new();
+    for user in [IAGO, HAMLET, KING, OPHELIA, ZOE] {
+        app.get_realm_presence(user).await;
+        app.post_presence(user, &format!("status=active&api_key={}", user.api_key))
+            .await;
+    }
+
+    let text = app
+        .admin(Method::GET, "/__admin/requests", None)
+        .await
+        .text();
+
+    let fixture: Value = serde_json::from_str(DEFAULT_FIXTURE).unwrap();
+    for realm in fixture["realms"].as_array().unwrap() {
+        for user in realm["users"].as_array().unwrap() {
+            let key = user["api_key"].as_str().unwrap();
+            assert!(!text.contains(key), "the journal shows {key}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_journal_filters_counts_and_clears_per_realm() {
+    let app = TestApp::new();
+    app.get_realm_presence(IAGO).await;
+    app.post_presence(HAMLET, "status=active").await;
+    app.get_realm_presence_on("lear.localhost:9991", KING).await;
+    app.get_server_settings().await;
+
+    let by_user = journal(&app, "?user=hamlet@zulip.com").await;
+    let by_path = journal(&app, "?path=/api/v1/realm/presence&method=get").await;
+    let by_realm = journal(&app, "?realm=lear").await;
+    let after = journal(&app, "?after_id=2&limit=1").await;
+    let count = app
+        .admin(Method::GET, "/__admin/requests/count?realm=_root", None)
+        .await;
+    let cleared = app
+        .admin(Method::DELETE, "/__admin/requests?realm=lear", None)
+        .await;
+
+    let ids = |listing: &Value| -> Vec<u64> {
+        listing["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&by_user), [2]);
+    assert_eq!(ids(&by_path), [1, 3]);
+    assert_eq!(ids(&by_realm), [3]);
+    assert_eq!(ids(&after), [4]);
+    count.assert_admin(StatusCode::OK, json!({"count": 3}));
+    cleared.assert_admin(StatusCode::OK, json!({"cleared": 1}));
+    assert_eq!(ids(&journal(&app, "").await), [1, 2, 4]);
+}
+
+#[tokio::test]
+async fn a_full_journal_drops_the_oldest_requests() {
+    let app = TestApp::with_options(
+        &default_fixture_json(),
+        zulip_presence_mock::state::Options {
+            journal_capacity: 2,
+            ..Default::default()
+        },
+    );
+    for _ in 0..5 {
+        app.get_server_settings().await;
+    }
+
+    let listing = journal(&app, "").await;
+
+    assert_eq!(listing["count"], 2);
+    assert_eq!(listing["dropped"], 3);
+    assert_eq!(listing["requests"][0]["id"], 4);
+}
+
+#[tokio::test]
+async fn an_injected_server_error_has_zulips_500_body_and_applies_n_times() {
+    let app = TestApp::new();
+    let fault = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"path": "/api/v1/realm/presence", "error": {"status": 500}, "times": 1})),
+        )
+        .await;
+
+    let failed = app.get_realm_presence(IAGO).await;
+    let next = app.get_realm_presence(IAGO).await;
+
+    fault.assert_admin(
+        StatusCode::CREATED,
+        json!({"id": 1, "path": "/api/v1/realm/presence", "error": {"status": 500}, "times": 1,
+               "remaining": 1, "hits": 0}),
+    );
+    failed.assert_json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"result": "error", "msg": "Internal server error"}),
+        JSON,
+    );
+    next.assert_everyone_listed();
+    let entries = journal(&app, "").await["requests"].clone();
+    assert_eq!(entries[0]["fault"], 1);
+    assert_eq!(entries[0]["status"], 500);
+    assert_eq!(
+        entries[0]["user"],
+        json!({"user_id": 2, "email": "iago@zulip.com"})
+    );
+    assert_eq!(entries[1]["fault"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_injected_rate_limit_is_zulips_429_exactly() {
+    let app = TestApp::new();
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"user": "iago@zulip.com", "rate_limit": {"retry_after": 2.5}})),
+    )
+    .await;
+
+    let limited = app.get_realm_presence(IAGO).await;
+    let other_user = app.get_realm_presence(HAMLET).await;
+
+    limited.assert_json(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"result": "error", "msg": "API usage exceeded rate limit",
+               "code": "RATE_LIMIT_HIT", "retry-after": 2.5}),
+        &[
+            ("content-type", "application/json".to_owned()),
+            ("retry-after", "2.5".to_owned()),
+            ("x-ratelimit-limit", "200".to_owned()),
+            ("x-ratelimit-remaining", "0".to_owned()),
+            ("x-ratelimit-reset", (NOW + 2).to_string()),
+        ],
+    );
+    other_user.assert_everyone_listed();
+}
+
+#[tokio::test]
+async fn an_injected_error_can_carry_its_own_message_and_code() {
+    let app = TestApp::new();
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"method": "POST", "error": {"status": 400, "msg": "Nope", "code": "INVALID_API_KEY"}})),
+    )
+    .await;
+
+    let refused = app.post_presence(HAMLET, "status=active").await;
+    let read = app.get_realm_presence(IAGO).await;
+
+    refused.assert_json(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "msg": "Nope", "code": "INVALID_API_KEY"}),
+        JSON,
+    );
+    read.assert_everyone_listed();
+}
+
+#[tokio::test]
+async fn a_delay_fault_serves_the_request_normally_afterwards() {
+    let app = TestApp::new();
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"delay_ms": 20, "times": 1})),
+    )
+    .await;
+
+    app.get_realm_presence(IAGO).await.assert_everyone_listed();
+    assert_eq!(journal(&app, "").await["requests"][0]["fault"], 1);
+}
+
+#[tokio::test]
+async fn faults_are_listed_removed_and_checked() {
+    let app = TestApp::new();
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"drop_connection": true})),
+    )
+    .await;
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"delay_ms": 5})),
+    )
+    .await;
+
+    let removed = app.admin(Method::DELETE, "/__admin/faults/1", None).await;
+    let listed = app.admin(Method::GET, "/__admin/faults", None).await;
+    let missing = app.admin(Method::DELETE, "/__admin/faults/1", None).await;
+    let invalid = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"drop_connection": true, "error": {"status": 500}})),
+        )
+        .await;
+    let cleared = app.admin(Method::DELETE, "/__admin/faults", None).await;
+
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    listed.assert_admin(
+        StatusCode::OK,
+        json!([{"id": 2, "delay_ms": 5, "remaining": null, "hits": 0}]),
+    );
+    missing.assert_admin(
+        StatusCode::NOT_FOUND,
+        json!({"result": "error", "msg": "no fault 1", "code": "NOT_FOUND"}),
+    );
+    invalid.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST",
+               "msg": "a fault does one of error, rate_limit or drop_connection, not several"}),
+    );
+    cleared.assert_admin(StatusCode::OK, json!({"removed": 1}));
+}
+
+/// The never-cache headers of a success, plus the rate-limit headers.
+fn rate_limited_success(remaining: u32) -> Vec<(&'static str, String)> {
+    let mut headers: Vec<(&'static str, String)> = json_never_cache(0).into();
+    headers.extend([
+        ("x-ratelimit-limit", "2".to_owned()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", (NOW + 60).to_string()),
+    ]);
+    headers
+}
+
+#[tokio::test]
+async fn the_rate_limiter_counts_per_user_on_the_server_clock() {
+    let app = TestApp::new();
+    let rule = app
+        .admin(
+            Method::PUT,
+            "/__admin/rate_limit",
+            Some(json!({"requests": 2, "window_seconds": 60})),
+        )
+        .await;
+
+    let first = app.get_realm_presence(IAGO).await;
+    let second = app.get_realm_presence(IAGO).await;
+    let third = app.get_realm_presence(IAGO).await;
+    let someone_else = app.get_realm_presence(HAMLET).await;
+
+    rule.assert_admin(
+        StatusCode::OK,
+        json!({"rule": {"requests": 2, "window_seconds": 60}}),
+    );
+    let everyone = realm_presence_body(everyone_in_the_default_realm());
+    first.assert_json(StatusCode::OK, everyone.clone(), &rate_limited_success(1));
+    second.assert_json(StatusCode::OK, everyone, &rate_limited_success(0));
+    third.assert_json(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"result": "error", "msg": "API usage exceeded rate limit",
+               "code": "RATE_LIMIT_HIT", "retry-after": 60.0}),
+        &[
+            ("content-type", "application/json".to_owned()),
+            ("retry-after", "60.0".to_owned()),
+            ("x-ratelimit-limit", "2".to_owned()),
+            ("x-ratelimit-remaining", "0".to_owned()),
+            ("x-ratelimit-reset", (NOW + 60).to_string()),
+        ],
+    );
+    assert_eq!(someone_else.headers["x-ratelimit-remaining"], "1");
+
+    // A minute after the oldest counted request, its slot is free again.
+    app.advance(61);
+    let freed = app.get_realm_presence(IAGO).await;
+    assert_eq!(freed.status, StatusCode::OK);
+    assert_eq!(freed.headers["x-ratelimit-remaining"], "1");
+    assert_eq!(
+        freed.headers["x-ratelimit-reset"],
+        (NOW + 121).to_string().as_str()
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_headers_go_on_view_errors_but_not_on_authentication_errors() {
+    let app = TestApp::new();
+    app.admin(
+        Method::PUT,
+        "/__admin/rate_limit",
+        Some(json!({"requests": 2, "window_seconds": 60})),
+    )
+    .await;
+
+    let view_error = app.post_presence(HAMLET, "status=bogus").await;
+    let auth_error = app
+        .get_realm_presence(Credentials {
+            email: HAMLET.email,
+            api_key: IAGO.api_key,
+        })
+        .await;
+
+    view_error.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("Invalid status: bogus"),
+        &[
+            ("content-type", "application/json".to_owned()),
+            ("x-ratelimit-limit", "2".to_owned()),
+            ("x-ratelimit-remaining", "1".to_owned()),
+            ("x-ratelimit-reset", (NOW + 60).to_string()),
+        ],
+    );
+    auth_error.assert_json(
+        StatusCode::UNAUTHORIZED,
+        json!({"result": "error", "msg": "Invalid API key", "code": "UNAUTHORIZED"}),
+        JSON_UNAUTHORIZED,
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limiter_turns_off() {
+    let app = TestApp::new();
+    app.admin(
+        Method::PUT,
+        "/__admin/rate_limit",
+        Some(json!({"requests": 1, "window_seconds": 60})),
+    )
+    .await;
+
+    let off = app.admin(Method::DELETE, "/__admin/rate_limit", None).await;
+
+    off.assert_admin(StatusCode::OK, json!({"rule": null}));
+    app.get_realm_presence(IAGO).await.assert_everyone_listed();
+    app.get_realm_presence(IAGO).await.assert_everyone_listed();
+}
