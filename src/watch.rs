@@ -12,9 +12,15 @@ use crate::state::AppState;
 /// How often the file is looked at.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Watches `path` for the life of the server, reloading `state` from it on every change.
-pub async fn watch_fixture(path: PathBuf, state: AppState) {
-    let mut last = std::fs::read(&path).ok();
+/// Watches `path` for the life of the server, reloading `state` from it on every change. The
+/// file is read once now, so that an edit made after this call (and so after the server says
+/// it is listening) is never missed.
+pub fn watch_fixture(path: PathBuf, state: AppState) -> impl std::future::Future<Output = ()> {
+    let last = std::fs::read(&path).ok();
+    poll(path, state, last)
+}
+
+async fn poll(path: PathBuf, state: AppState, mut last: Option<Vec<u8>>) {
     let mut interval = tokio::time::interval(POLL_INTERVAL);
     loop {
         interval.tick().await;

@@ -78,6 +78,28 @@ impl Server {
         response
     }
 
+    /// A request with a JSON body over a real socket; returns the raw response.
+    fn send_json(&self, method: &str, path: &str, body: &str) -> String {
+        self.request(&format!(
+            "{method} {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    /// Waits up to 10 s for a printed line containing `text`.
+    fn wait_for_line(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("no line with {text:?} within 10 s"));
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
     /// Sends SIGTERM; returns the exit code, how long the exit took and what was printed.
     fn terminate(self) -> (Option<i32>, Duration, Vec<String>) {
         self.signal("-TERM")
@@ -342,11 +364,145 @@ fn help_lists_every_flag_with_its_environment_twin() {
             "--realm-presence-ignored-parameters",
             "ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS",
         ),
+        ("--watch", "ZULIP_MOCK_WATCH"),
+        ("--no-admin", "ZULIP_MOCK_NO_ADMIN"),
+        ("--admin-token", "ZULIP_MOCK_ADMIN_TOKEN"),
+        ("--journal-size", "ZULIP_MOCK_JOURNAL_SIZE"),
+        ("--rate-limit", "ZULIP_MOCK_RATE_LIMIT"),
     ] {
         assert!(
-            help.contains(flag) && help.contains(&format!("[env: {env}=")),
+            help.contains(flag) && help.contains(&format!("[env: {env}")),
             "{flag}/{env} in:\n{help}"
         );
     }
     assert!(help.contains("RUST_LOG"));
+}
+
+/// A fresh directory for one test's files.
+fn test_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zulip-mock-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The body of a raw HTTP response.
+fn body_of(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {response}"))
+}
+
+#[test]
+fn a_watched_fixture_reloads_on_a_valid_edit_and_keeps_the_state_on_an_invalid_one() {
+    let dir = test_dir("watch");
+    let path = dir.join("fixture.json");
+    let mut fixture = default_fixture_json();
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let server = Server::start(&["--fixtures", path.to_str().unwrap(), "--watch"], &[]);
+    let names = || -> Vec<String> {
+        let response = server.request("GET /__admin/realms HTTP/1.1\r\n");
+        body_of(&response)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|realm| realm["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(), ["Zulip Dev", "Lear & Co."]);
+
+    fixture["realms"][1]["name"] = serde_json::json!("Lear Edited");
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    server.wait_for_line("fixture changed: state reloaded");
+    let after_valid_edit = names();
+
+    fixture["realms"][1]["users"][0]["api_key"] = serde_json::json!("short");
+    fixture["realms"][0]["name"] = serde_json::json!("Never Seen");
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let refusal = server.wait_for_line("fixture changed but is invalid");
+    let after_invalid_edit = names();
+    server.send_json("POST", "/__admin/reset", "");
+    let after_reset = names();
+    let (code, _, _) = server.terminate();
+
+    assert_eq!(after_valid_edit, ["Zulip Dev", "Lear Edited"]);
+    assert!(
+        refusal.contains("at $.realms[1].users[0].api_key: malformed API key")
+            && refusal.contains("fixture.json"),
+        "{refusal}"
+    );
+    assert_eq!(after_invalid_edit, ["Zulip Dev", "Lear Edited"]);
+    // A reset restores the last valid file, not the one loaded at start.
+    assert_eq!(after_reset, ["Zulip Dev", "Lear Edited"]);
+    assert_eq!(code, Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_dropped_connection_fault_closes_the_socket_without_a_response() {
+    let server = Server::start(&[], &[]);
+    let fault = server.send_json(
+        "POST",
+        "/__admin/faults",
+        r#"{"path": "/api/v1/realm/presence", "drop_connection": true, "times": 1}"#,
+    );
+
+    let dropped = server.request(&format!(
+        "GET /api/v1/realm/presence HTTP/1.1\r\nAuthorization: {}\r\n",
+        basic(&format!("{}:{}", IAGO.email, IAGO.api_key))
+    ));
+    let next = server.request(&format!(
+        "GET /api/v1/realm/presence HTTP/1.1\r\nAuthorization: {}\r\n",
+        basic(&format!("{}:{}", IAGO.email, IAGO.api_key))
+    ));
+    let journal = body_of(&server.request("GET /__admin/requests HTTP/1.1\r\n"));
+    server.terminate();
+
+    assert!(fault.starts_with("HTTP/1.1 201 Created\r\n"), "{fault}");
+    assert_eq!(dropped, "");
+    assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
+    assert_eq!(journal["requests"][0]["status"], serde_json::Value::Null);
+    assert_eq!(journal["requests"][0]["fault"], 1);
+    assert_eq!(journal["requests"][1]["status"], 200);
+}
+
+#[test]
+fn the_rate_limit_flag_limits_every_user_from_start() {
+    let server = Server::start(
+        &["--rate-limit", "1/60", "--clock", "frozen:1700000000"],
+        &[],
+    );
+    let get = || {
+        server.request(&format!(
+            "GET /api/v1/realm/presence HTTP/1.1\r\nAuthorization: {}\r\n",
+            basic(&format!("{}:{}", IAGO.email, IAGO.api_key))
+        ))
+    };
+
+    let first = get();
+    let second = get();
+    server.terminate();
+
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.contains("x-ratelimit-limit: 1\r\n"), "{first}");
+    assert!(first.contains("x-ratelimit-remaining: 0\r\n"), "{first}");
+    assert!(
+        first.contains("x-ratelimit-reset: 1700000060\r\n"),
+        "{first}"
+    );
+    assert!(
+        second.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+        "{second}"
+    );
+    assert!(second.contains("retry-after: 60.0\r\n"), "{second}");
+}
+
+#[test]
+fn no_admin_turns_the_admin_api_off_but_keeps_health() {
+    let server = Server::start(&["--no-admin"], &[]);
+
+    let reset = server.send_json("POST", "/__admin/reset", "");
+    let health = server.request("GET /__admin/health HTTP/1.1\r\n");
+    server.terminate();
+
+    assert!(reset.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reset}");
+    assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
 }
