@@ -264,6 +264,14 @@ impl Faults {
         count
     }
 
+    /// Removes every fault and numbers the next one 1 again.
+    pub fn reset(&self) {
+        let mut faults = self.lock();
+        faults.clear();
+        self.next_id.store(0, Ordering::Relaxed);
+        self.any.store(false, Ordering::Release);
+    }
+
     /// The first fault matching `request`, counted as applied (a fault with no applications
     /// left goes).
     pub fn take(&self, request: &RequestFacts<'_>) -> Option<Hit> {

@@ -197,6 +197,14 @@ impl Journal {
             .count()
     }
 
+    /// Empties the journal and starts its ids and drop count again from the beginning.
+    pub fn reset(&self) {
+        let mut inner = self.lock();
+        inner.entries.clear();
+        inner.next_id = 1;
+        inner.dropped = 0;
+    }
+
     /// Removes the entries `filter` matches; how many went.
     pub fn clear(&self, filter: &Filter) -> usize {
         let mut inner = self.lock();

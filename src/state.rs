@@ -94,14 +94,15 @@ impl AppState {
     }
 
     /// Restores everything to the loaded fixture: the state (created realms go), the clock's
-    /// start, no faults, an empty journal, the configured rate limit with no history.
+    /// start, no faults, an empty journal (ids of both start at 1 again), the configured rate
+    /// limit with no history.
     pub fn reset(&self) {
         self.clock.set_mode(self.control.clock_start);
         let base = self.base_fixture();
         let (server, realms) = base.build(self.clock.now());
         self.store.replace(server, realms);
-        self.control.faults.clear();
-        self.control.journal.clear(&journal::Filter::default());
+        self.control.faults.reset();
+        self.control.journal.reset();
         self.control.rate_limiter.set_rule(self.options.rate_limit);
     }
 

@@ -545,3 +545,40 @@ async fn the_rate_limiter_turns_off() {
     app.get_realm_presence(IAGO).await.assert_everyone_listed();
     app.get_realm_presence(IAGO).await.assert_everyone_listed();
 }
+
+#[tokio::test]
+async fn a_reset_clears_faults_and_the_journal_and_numbers_both_from_one_again() {
+    let app = TestApp::new();
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"delay_ms": 1})),
+    )
+    .await;
+    app.get_server_settings().await;
+    app.admin(
+        Method::PUT,
+        "/__admin/rate_limit",
+        Some(json!({"requests": 1, "window_seconds": 60})),
+    )
+    .await;
+
+    app.admin(Method::POST, "/__admin/reset", None).await;
+    let faults = app.admin(Method::GET, "/__admin/faults", None).await;
+    let fault = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"delay_ms": 1})),
+        )
+        .await;
+    app.get_server_settings().await;
+    let listing = journal(&app, "").await;
+    let rate_limit = app.admin(Method::GET, "/__admin/rate_limit", None).await;
+
+    faults.assert_admin(StatusCode::OK, json!([]));
+    assert_eq!(fault.json()["id"], 1);
+    assert_eq!(listing["count"], 1);
+    assert_eq!(listing["requests"][0]["id"], 1);
+    rate_limit.assert_admin(StatusCode::OK, json!({"rule": null}));
+}
