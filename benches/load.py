@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import socket
 import statistics
 import subprocess
@@ -111,12 +112,16 @@ def stop(process):
     process.wait(timeout=10)
 
 
+# Extra arguments for the mock (--mock-args).
+MOCK_ARGS = []
+
+
 def load_run(mock, baseline, users, seconds, rounds, tmp):
     fixture_path = os.path.join(tmp, f"fixture-{users}.json")
     with open(fixture_path, "w") as f:
         json.dump(fixture(users), f)
     port = free_port()
-    ours = start([mock, "--bind", f"127.0.0.1:{port}", "--fixtures", fixture_path])
+    ours = start([mock, "--bind", f"127.0.0.1:{port}", "--fixtures", fixture_path, *MOCK_ARGS])
     body = wait_for_200(port, PRESENCE, AUTH)
     body_path = os.path.join(tmp, f"body-{users}.json")
     with open(body_path, "wb") as f:
@@ -161,9 +166,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server and size (median)")
     parser.add_argument("--runs", type=int, default=7, help="cold-start runs (median)")
     parser.add_argument("--big", type=int, default=100_000, help="users of the large fixture")
+    parser.add_argument("--mock-args", default="",
+                        help="extra arguments for zulip-presence-mock, e.g. '--journal-size 0'")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick run that only proves the script works (tests/run uses it)")
     args = parser.parse_args()
+    MOCK_ARGS.extend(shlex.split(args.mock_args))
     if args.smoke:
         args.seconds, args.rounds, args.runs, args.sizes, args.big = 1, 1, 3, "10,1000", 10_000
     mock, baseline = build()

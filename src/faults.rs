@@ -227,6 +227,11 @@ impl Faults {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Whether any fault is installed (no lock taken).
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// Installs a fault (checked by the caller with `FaultSpec::problem`).
     pub fn add(&self, spec: FaultSpec) -> Fault {
         let fault = Fault {

@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use axum::http::{Method, StatusCode};
+
+use crate::clock::Timestamp;
 use crate::rate_limit::RateLimitHeaders;
 use crate::store::{User, UserId};
 
@@ -29,10 +32,10 @@ pub struct EntryUser {
     pub email: String,
 }
 
-/// One journalled request.
+/// One journalled request as the admin API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Entry {
-    /// Increases by one per request, for the life of the server (clearing does not reset it).
+    /// Increases by one per request (clearing does not reset it; a reset does).
     pub id: u64,
     /// The server clock when the request arrived, in UNIX seconds.
     pub time: f64,
@@ -53,6 +56,59 @@ pub struct Entry {
     pub status: Option<u16>,
     /// The admin fault that answered or delayed this request, if any.
     pub fault: Option<u64>,
+}
+
+/// One journalled request as it is kept, as cheap to record as it can be: `Entry` is made from
+/// it when a test asks. Its texts are copies, never slices of the request: a slice would keep
+/// the whole connection buffer it came from alive for as long as the journal keeps the record.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub time: Timestamp,
+    pub realm: String,
+    pub method: Method,
+    /// The path and query string.
+    pub target: String,
+    pub user_agent: Option<String>,
+    /// The body's parameters; `None` when the body could not be parsed.
+    pub params: Option<Map<String, Value>>,
+    pub user: Option<Arc<User>>,
+    pub auth_failure: Option<String>,
+    pub status: Option<StatusCode>,
+    pub fault: Option<u64>,
+}
+
+impl Record {
+    /// The path, and the query string if there is one.
+    fn path_and_query(&self) -> (&str, Option<&str>) {
+        match self.target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (&self.target, None),
+        }
+    }
+
+    fn entry(&self, id: u64) -> Entry {
+        let (path, query) = self.path_and_query();
+        let query: Vec<(String, String)> = query
+            .and_then(|query| serde_urlencoded::from_str(query).ok())
+            .unwrap_or_default();
+        Entry {
+            id,
+            time: self.time.unix_seconds_f64(),
+            realm: self.realm.clone(),
+            method: self.method.to_string(),
+            path: path.to_owned(),
+            query: parameters_object(&query),
+            params: self.params.clone(),
+            user: self.user.as_ref().map(|user| EntryUser {
+                user_id: user.user_id,
+                email: user.delivery_email.clone(),
+            }),
+            auth_failure: self.auth_failure.clone(),
+            user_agent: self.user_agent.clone(),
+            status: self.status.map(|status| status.as_u16()),
+            fault: self.fault,
+        }
+    }
 }
 
 /// Parameters as a JSON object: the last of repeated names, secret values redacted.
@@ -87,17 +143,23 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, entry: &Entry) -> bool {
+    fn matches(&self, id: u64, record: &Record) -> bool {
         self.method
             .as_ref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(&entry.method))
-            && self.path.as_ref().is_none_or(|p| *p == entry.path)
-            && self.realm.as_ref().is_none_or(|r| *r == entry.realm)
-            && self.since.is_none_or(|t| entry.time >= t)
-            && self.after_id.is_none_or(|id| entry.id > id)
+            .is_none_or(|m| m.eq_ignore_ascii_case(record.method.as_str()))
+            && self
+                .path
+                .as_ref()
+                .is_none_or(|p| p == record.path_and_query().0)
+            && self.realm.as_ref().is_none_or(|r| *r == record.realm)
+            && self
+                .since
+                .is_none_or(|t| record.time.unix_seconds_f64() >= t)
+            && self.after_id.is_none_or(|after| id > after)
             && self.user.as_ref().is_none_or(|wanted| {
-                entry.user.as_ref().is_some_and(|user| {
-                    user.user_id.to_string() == *wanted || user.email.eq_ignore_ascii_case(wanted)
+                record.user.as_ref().is_some_and(|user| {
+                    user.user_id.to_string() == *wanted
+                        || user.delivery_email.eq_ignore_ascii_case(wanted)
                 })
             })
     }
@@ -105,7 +167,8 @@ impl Filter {
 
 #[derive(Debug)]
 struct Inner {
-    entries: VecDeque<Arc<Entry>>,
+    /// Records with their ids, oldest first.
+    entries: VecDeque<(u64, Record)>,
     capacity: usize,
     next_id: u64,
     /// Entries dropped because the journal was full.
@@ -121,7 +184,7 @@ pub struct Journal {
 /// What a listing returns.
 #[derive(Debug, Serialize)]
 pub struct Listing {
-    pub requests: Vec<Arc<Entry>>,
+    pub requests: Vec<Entry>,
     pub count: usize,
     /// Entries dropped (oldest first) since start because the journal was full.
     pub dropped: u64,
@@ -152,34 +215,37 @@ impl Journal {
         self.lock().capacity > 0
     }
 
-    /// Appends `entry` with the next id, dropping the oldest entry when full.
-    pub fn record(&self, mut entry: Entry) {
+    /// Appends `record` with the next id, dropping the oldest when full.
+    pub fn record(&self, record: Record) {
         let mut inner = self.lock();
         if inner.capacity == 0 {
             return;
         }
-        entry.id = inner.next_id;
+        let id = inner.next_id;
         inner.next_id += 1;
         while inner.entries.len() >= inner.capacity {
             inner.entries.pop_front();
             inner.dropped += 1;
         }
-        inner.entries.push_back(Arc::new(entry));
+        inner.entries.push_back((id, record));
     }
 
     /// The entries `filter` matches, oldest first; at most `limit` of the newest of them.
     pub fn list(&self, filter: &Filter, limit: Option<usize>) -> Listing {
         let inner = self.lock();
-        let mut requests: Vec<Arc<Entry>> = inner
+        let mut matching: Vec<&(u64, Record)> = inner
             .entries
             .iter()
-            .filter(|entry| filter.matches(entry))
-            .cloned()
+            .filter(|(id, record)| filter.matches(*id, record))
             .collect();
         if let Some(limit) = limit {
-            let excess = requests.len().saturating_sub(limit);
-            requests.drain(..excess);
+            let excess = matching.len().saturating_sub(limit);
+            matching.drain(..excess);
         }
+        let requests: Vec<Entry> = matching
+            .into_iter()
+            .map(|(id, record)| record.entry(*id))
+            .collect();
         Listing {
             count: requests.len(),
             requests,
@@ -193,7 +259,7 @@ impl Journal {
         self.lock()
             .entries
             .iter()
-            .filter(|entry| filter.matches(entry))
+            .filter(|(id, record)| filter.matches(*id, record))
             .count()
     }
 
@@ -209,7 +275,9 @@ impl Journal {
     pub fn clear(&self, filter: &Filter) -> usize {
         let mut inner = self.lock();
         let before = inner.entries.len();
-        inner.entries.retain(|entry| !filter.matches(entry));
+        inner
+            .entries
+            .retain(|(id, record)| !filter.matches(*id, record));
         before - inner.entries.len()
     }
 }
@@ -222,7 +290,7 @@ pub struct RequestNote(Arc<Mutex<NoteInner>>);
 /// The contents of a `RequestNote`.
 #[derive(Clone, Debug, Default)]
 pub struct NoteInner {
-    pub user: Option<EntryUser>,
+    pub user: Option<Arc<User>>,
     pub auth_failure: Option<String>,
     pub rate_limit: Option<RateLimitHeaders>,
 }
@@ -235,11 +303,8 @@ impl RequestNote {
     }
 
     /// The request authenticated as `user`.
-    pub fn authenticated(&self, user: &User) {
-        self.lock().user = Some(EntryUser {
-            user_id: user.user_id,
-            email: user.delivery_email.clone(),
-        });
+    pub fn authenticated(&self, user: &Arc<User>) {
+        self.lock().user = Some(Arc::clone(user));
     }
 
     /// The request failed authentication, for `reason`.
@@ -252,9 +317,20 @@ impl RequestNote {
         self.lock().rate_limit = Some(headers);
     }
 
-    /// What was noted so far.
-    pub fn get(&self) -> NoteInner {
-        self.lock().clone()
+    /// The rate-limit headers noted, if any.
+    pub fn rate_limit(&self) -> Option<RateLimitHeaders> {
+        self.lock().rate_limit
+    }
+
+    /// Everything noted, leaving the note empty.
+    pub fn take(&self) -> NoteInner {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Whether authentication has run (succeeded or failed).
+    pub fn has_auth_outcome(&self) -> bool {
+        let inner = self.lock();
+        inner.user.is_some() || inner.auth_failure.is_some()
     }
 }
 
@@ -262,19 +338,17 @@ impl RequestNote {
 mod tests {
     use super::*;
 
-    fn entry(path: &str) -> Entry {
-        Entry {
-            id: 0,
-            time: 0.0,
+    fn entry(path: &str) -> Record {
+        Record {
+            time: Timestamp::from_unix_seconds(0),
             realm: String::new(),
-            method: "GET".to_owned(),
-            path: path.to_owned(),
-            query: Map::new(),
+            method: Method::GET,
+            target: path.to_owned(),
+            user_agent: None,
             params: None,
             user: None,
             auth_failure: None,
-            user_agent: None,
-            status: Some(200),
+            status: Some(StatusCode::OK),
             fault: None,
         }
     }

@@ -14,7 +14,7 @@ use crate::admin::ADMIN_PREFIX;
 use crate::auth::{authenticate, basic_credentials, request_subdomain};
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hit, RequestFacts};
-use crate::journal::{parameters_object, Entry, RequestNote};
+use crate::journal::{parameters_object, Record, RequestNote};
 use crate::params::RequestParams;
 use crate::rate_limit::RateLimitHeaders;
 use crate::state::AppState;
@@ -29,33 +29,50 @@ pub(crate) async fn observe(
     if request.uri().path().starts_with(ADMIN_PREFIX) {
         return next.run(request).await;
     }
+    let journal_on = state.control.journal.is_enabled();
+    let faults_on = state.control.faults.any();
+    if !journal_on && !faults_on && state.control.rate_limiter.rule().is_none() {
+        return next.run(request).await;
+    }
     let note = RequestNote::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(note.clone());
     let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
-    let mut pending = state
-        .control
-        .journal
-        .is_enabled()
-        .then(|| PendingEntry::new(&parts, &realm, state.clock.now()));
+    let mut record = journal_on.then(|| Record {
+        time: state.clock.now(),
+        realm: realm.clone(),
+        method: parts.method.clone(),
+        target: parts.uri.path_and_query().map_or_else(
+            || parts.uri.path().to_owned(),
+            |target| target.as_str().to_owned(),
+        ),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        // A request without a form body has no body parameters.
+        params: Some(Default::default()),
+        user: None,
+        auth_failure: None,
+        status: None,
+        fault: None,
+    });
 
     // Only form and multipart bodies carry Zulip parameters; only they are read here.
-    let body = match &mut pending {
-        Some(entry) if has_form_body(&parts.headers) => {
+    let body = match &mut record {
+        Some(record) if has_form_body(&parts.headers) => {
             match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
                 Ok(bytes) => {
-                    entry.params = body_parameters(&parts, bytes.clone(), &state).await;
+                    record.params = body_parameters(&parts, bytes.clone(), &state).await;
                     Body::from(bytes)
                 }
                 Err(_) => {
                     let response = ApiError::PayloadTooLarge.into_response();
-                    if let Some(mut pending) = pending.take() {
-                        pending.params = None;
-                        state
-                            .control
-                            .journal
-                            .record(pending.finish(&note, Some(&response), None));
-                    }
+                    let record = Record {
+                        params: None,
+                        ..record.clone()
+                    };
+                    finish(&state, record, &note, Some(&response), None);
                     return response;
                 }
             }
@@ -63,105 +80,68 @@ pub(crate) async fn observe(
         _ => body,
     };
 
-    let credentials = basic_credentials(&parts.headers).ok();
-    let hit = state.control.faults.take(&RequestFacts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        realm: &realm,
-        user_email: credentials.as_ref().map(|(email, _)| email.as_str()),
-    });
-    let (response, fault) = match hit {
-        Some(hit) => {
-            let id = hit.id;
-            let dropped = hit.action == FaultAction::DropConnection;
-            match injected_response(hit, &state).await {
-                Some(response) => {
-                    if pending.is_some() {
-                        // The fault answered before authentication: name the user the
-                        // credentials belong to anyway, so a test sees whose request it was.
-                        note_credentials(&state, &parts, &note);
-                    }
-                    (response, Some((id, dropped)))
-                }
-                None => (
-                    serve(next, Request::from_parts(parts, body), &note).await,
-                    Some((id, false)),
-                ),
-            }
-        }
-        None => (
-            serve(next, Request::from_parts(parts, body), &note).await,
-            None,
-        ),
+    let hit = if faults_on {
+        let credentials = basic_credentials(&parts.headers).ok();
+        state.control.faults.take(&RequestFacts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            realm: &realm,
+            user_email: credentials.as_ref().map(|(email, _)| email.as_str()),
+        })
+    } else {
+        None
     };
-    if let Some(pending) = pending {
-        let dropped = fault.is_some_and(|(_, dropped)| dropped);
-        let entry = pending.finish(
+    let mut fault = None;
+    let mut dropped = false;
+    let mut injected = None;
+    if let Some(hit) = hit {
+        fault = Some(hit.id);
+        dropped = hit.action == FaultAction::DropConnection;
+        injected = injected_response(hit, &state).await;
+        if injected.is_some() && record.is_some() {
+            // The fault answered before authentication: name the user the credentials
+            // belong to anyway, so a test sees whose request it was.
+            note_credentials(&state, &parts, &note);
+        }
+    }
+    let response = match injected {
+        Some(response) => response,
+        None => {
+            let mut response = next.run(Request::from_parts(parts, body)).await;
+            if let Some(headers) = note.rate_limit() {
+                headers.apply(response.headers_mut());
+            }
+            response
+        }
+    };
+    if let Some(record) = record {
+        finish(
+            &state,
+            record,
             &note,
             (!dropped).then_some(&response),
-            fault.map(|(id, _)| id),
-        );
-        state.control.journal.record(entry);
-    }
-    response
-}
-
-/// The route's response, with the rate-limit headers authentication noted.
-async fn serve(next: Next, request: Request, note: &RequestNote) -> Response {
-    let mut response = next.run(request).await;
-    if let Some(headers) = note.get().rate_limit {
-        headers.apply(response.headers_mut());
-    }
-    response
-}
-
-/// A journal entry taken as the request arrives, finished when it is answered.
-struct PendingEntry {
-    entry: Entry,
-    params: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl PendingEntry {
-    fn new(parts: &Parts, realm: &str, now: crate::clock::Timestamp) -> Self {
-        let query: Vec<(String, String)> = parts
-            .uri
-            .query()
-            .and_then(|query| serde_urlencoded::from_str(query).ok())
-            .unwrap_or_default();
-        Self {
-            entry: Entry {
-                id: 0,
-                time: now.unix_seconds_f64(),
-                realm: realm.to_owned(),
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_owned(),
-                query: parameters_object(&query),
-                params: None,
-                user: None,
-                auth_failure: None,
-                user_agent: parts
-                    .headers
-                    .get(header::USER_AGENT)
-                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-                status: None,
-                fault: None,
-            },
-            // A request without a form body has no body parameters.
-            params: Some(Default::default()),
-        }
-    }
-
-    fn finish(self, note: &RequestNote, response: Option<&Response>, fault: Option<u64>) -> Entry {
-        let noted = note.get();
-        Entry {
-            params: self.params,
-            user: noted.user,
-            auth_failure: noted.auth_failure,
-            status: response.map(|response| response.status().as_u16()),
             fault,
-            ..self.entry
-        }
+        );
     }
+    response
+}
+
+/// Completes a journal record with what the request's handling noted, and keeps it.
+fn finish(
+    state: &AppState,
+    record: Record,
+    note: &RequestNote,
+    response: Option<&Response>,
+    fault: Option<u64>,
+) {
+    let noted = note.take();
+    state.control.journal.record(Record {
+        user: noted.user,
+        auth_failure: noted.auth_failure,
+        status: response.map(Response::status),
+        fault,
+        ..record
+    });
 }
 
 /// After its delay, what a fault answers instead of the route (`None`: serve normally).
@@ -226,8 +206,7 @@ impl http_body::Body for FailingBody {
 
 /// Notes who the request's credentials name, or why they name nobody, without answering.
 fn note_credentials(state: &AppState, parts: &Parts, note: &RequestNote) {
-    let noted = note.get();
-    if noted.user.is_some() || noted.auth_failure.is_some() {
+    if note.has_auth_outcome() {
         return;
     }
     let subdomain = request_subdomain(&state.store, &parts.headers, &parts.extensions);

@@ -582,3 +582,27 @@ async fn a_reset_clears_faults_and_the_journal_and_numbers_both_from_one_again()
     assert_eq!(listing["requests"][0]["id"], 1);
     rate_limit.assert_admin(StatusCode::OK, json!({"rule": null}));
 }
+
+#[tokio::test]
+async fn the_rate_limit_applies_with_the_journal_off() {
+    let app = TestApp::with_options(
+        &default_fixture_json(),
+        zulip_presence_mock::state::Options {
+            journal_capacity: 0,
+            rate_limit: Some("2/60".parse().unwrap()),
+            ..Default::default()
+        },
+    );
+
+    let first = app.get_realm_presence(IAGO).await;
+
+    first.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone_in_the_default_realm()),
+        &rate_limited_success(1),
+    );
+    let count = app
+        .admin(Method::GET, "/__admin/requests/count", None)
+        .await;
+    count.assert_admin(StatusCode::OK, json!({"count": 0}));
+}
