@@ -27,6 +27,25 @@ fn the_readme_example_fixture_is_fixtures_example_json() {
     assert_eq!(in_readme, in_file);
 }
 
+#[test]
+fn the_readme_admin_flow_is_the_script_that_tests_run() {
+    let block = README
+        .split("<!-- admin-flow: tests/clients/admin-flow/flow.sh -->")
+        .nth(1)
+        .unwrap()
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+
+    assert_eq!(
+        block,
+        include_str!("../../tests/clients/admin-flow/flow.sh")
+    );
+}
+
 /// Every "| `email` ... | `key` |" row of README's credentials table.
 fn readme_credentials() -> Vec<(String, String, Option<String>)> {
     README
