@@ -38,6 +38,12 @@ ENV ZULIP_MOCK_LOG_FORMAT=text
 # Whether GET /realm/presence lists unsupported parameters (listed, as documented) or leaves
 # them out (omitted, as Zulip's source does for this view).
 ENV ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS=listed
+# How many requests the admin API's journal keeps (the oldest go first; 0 records none).
+ENV ZULIP_MOCK_JOURNAL_SIZE=10000
+# The admin API (/__admin) is open by default, for tests. Set ZULIP_MOCK_ADMIN_TOKEN to require
+# "Authorization: Bearer <token>" on it, or ZULIP_MOCK_NO_ADMIN=true to remove it (health stays);
+# never publish this port beyond a test network. ZULIP_MOCK_WATCH=true reloads a mounted
+# fixture when it changes; ZULIP_MOCK_RATE_LIMIT=200/60 rate limits as Zulip does.
 # Log filter (tracing's RUST_LOG syntax).
 ENV RUST_LOG=zulip_presence_mock=info,tower_http=info
 # nobody:nogroup; the server needs no privileges.

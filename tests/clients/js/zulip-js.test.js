@@ -220,3 +220,43 @@ test('a bad boolean gets Zulip\'s error', async () => {
     code: 'BAD_REQUEST',
   });
 });
+
+async function admin(method, adminPath, body) {
+  const response = await fetch(`${realm}/__admin${adminPath}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+test('a realm of its own, reached by path, sees an injected rate limit as Zulip sends it', async () => {
+  const created = await admin('POST', '/realms', { subdomain: 'js', generate: { users: 2, presence: 'none' } });
+  assert.equal(created.status, 201);
+  try {
+    const z = await zulip({
+      username: 'user1@example.com',
+      apiKey: 'key00000000000000000000000000001',
+      realm: `${realm}${created.body.path_prefix}`,
+    });
+    const fault = await admin('POST', '/faults', { realm: 'js', rate_limit: { retry_after: 0.5 }, times: 1 });
+    assert.equal(fault.status, 201);
+
+    const limited = await z.callEndpoint('/realm/presence', 'GET', {});
+    const served = await z.callEndpoint('/realm/presence', 'GET', {});
+
+    assert.deepEqual(limited, {
+      result: 'error', msg: 'API usage exceeded rate limit', code: 'RATE_LIMIT_HIT', 'retry-after': 0.5,
+    });
+    assert.equal(served.result, 'success');
+    assert.deepEqual(served.presences, {});
+    const journal = await admin('GET', '/requests?realm=js&path=/api/v1/realm/presence');
+    assert.deepEqual(journal.body.requests.map((entry) => [entry.status, entry.user.email]), [
+      [429, 'user1@example.com'],
+      [200, 'user1@example.com'],
+    ]);
+  } finally {
+    assert.equal((await admin('DELETE', '/realms/js')).status, 204);
+  }
+});
