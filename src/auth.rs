@@ -13,6 +13,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::feature_level::{DEACTIVATED_IS_UNAUTHORIZED, RATE_LIMIT_CODE};
 use crate::fixtures::is_valid_api_key;
 use crate::journal::RequestNote;
 use crate::state::AppState;
@@ -63,7 +64,11 @@ impl FromRequestParts<AppState> for AuthedUser {
                 note.rate_limited(outcome.headers);
             }
             if let Some(retry_after) = outcome.retry_after {
-                let mut response = ApiError::RateLimited(retry_after).into_response();
+                let mut response = ApiError::RateLimited {
+                    retry_after,
+                    with_code: state.store.server().feature_level.has(RATE_LIMIT_CODE),
+                }
+                .into_response();
                 outcome.headers.apply(response.headers_mut());
                 return Err(response);
             }
@@ -138,9 +143,23 @@ pub fn authenticate(
         let settings = realm.settings();
         (settings.name.clone(), settings.deactivated)
     });
+    let deactivated_error = |msg: &'static str, code: &'static str| {
+        if store
+            .server()
+            .feature_level
+            .has(DEACTIVATED_IS_UNAUTHORIZED)
+        {
+            ApiError::Unauthenticated(msg)
+        } else {
+            ApiError::Deactivated { msg, code }
+        }
+    };
     if deactivated {
         return Err(AuthFailure::new(
-            ApiError::Unauthenticated("This organization has been deactivated"),
+            deactivated_error(
+                "This organization has been deactivated",
+                "REALM_DEACTIVATED",
+            ),
             format!(
                 "{email}'s realm {realm_name:?} (subdomain {:?}) is deactivated",
                 account.realm.subdomain()
@@ -149,7 +168,7 @@ pub fn authenticate(
     }
     if !account.user.is_active {
         return Err(AuthFailure::new(
-            ApiError::Unauthenticated("Account is deactivated"),
+            deactivated_error("Account is deactivated", "USER_DEACTIVATED"),
             format!("user {email} (id {}) is deactivated", account.user.user_id),
         ));
     }

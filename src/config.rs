@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::ClockStart;
+use crate::feature_level::FeatureLevel;
 use crate::journal;
 use crate::rate_limit::RateRule;
 use crate::state::{AdminAccess, Options, RealmPresenceIgnoredParameters};
@@ -65,6 +66,12 @@ pub struct Config {
     )]
     pub realm_presence_ignored_parameters: RealmPresenceIgnoredParameters,
 
+    /// The Zulip API feature level to be (overriding the fixture's), with that level's
+    /// zulip_version and zulip_merge_base: e.g. 185 is Zulip 7.0. Every versioned behaviour
+    /// follows it (README, "Feature levels").
+    #[arg(long, env = "ZULIP_MOCK_FEATURE_LEVEL", value_name = "LEVEL", value_parser = parse_feature_level)]
+    pub feature_level: Option<FeatureLevel>,
+
     /// Reload the fixture file (--fixtures) whenever it changes: a valid edit replaces the whole
     /// state at once (and is what /__admin/reset restores), an invalid one is logged and the
     /// old state kept.
@@ -96,6 +103,15 @@ pub struct Config {
     pub rate_limit: Option<RateRule>,
 }
 
+fn parse_feature_level(text: &str) -> Result<FeatureLevel, String> {
+    match text.parse::<FeatureLevel>() {
+        Ok(level) if level.0 >= 1 => Ok(level),
+        _ => Err(format!(
+            "invalid feature level {text:?}: expected a whole number of 1 or more"
+        )),
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -124,6 +140,7 @@ impl Config {
                 (None, false) => AdminAccess::Open,
             },
             journal_capacity: self.journal_size,
+            feature_level: self.feature_level,
             rate_limit: self.rate_limit,
         }
     }

@@ -45,10 +45,19 @@ pub enum ApiError {
     #[error("Request body too large")]
     PayloadTooLarge,
 
-    /// 429 `RATE_LIMIT_HIT` with `Retry-After` and `retry-after`: seconds until a request
-    /// would be allowed (zerver/lib/exceptions.py `RateLimitedError`).
+    /// 429 with `Retry-After` and `retry-after` (seconds until a request would be allowed),
+    /// and `code: RATE_LIMIT_HIT` from feature level 36 (zerver/lib/exceptions.py
+    /// `RateLimitedError`).
     #[error("API usage exceeded rate limit")]
-    RateLimited(f64),
+    RateLimited { retry_after: f64, with_code: bool },
+
+    /// Before feature level 76: 403 for a deactivated user (`USER_DEACTIVATED`) or realm
+    /// (`REALM_DEACTIVATED`), without `WWW-Authenticate`.
+    #[error("{msg}")]
+    Deactivated {
+        msg: &'static str,
+        code: &'static str,
+    },
 
     /// 500 without `code`: a bug in the mock. Details go to the log, never to the client.
     #[error("Internal server error")]
@@ -93,7 +102,8 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Deactivated { .. } => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected { status, .. } => *status,
         }
@@ -102,7 +112,8 @@ impl ApiError {
     /// The `code` field, absent for the errors Zulip sends without one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::RateLimited(_) => Some("RATE_LIMIT_HIT"),
+            Self::RateLimited { with_code, .. } => with_code.then_some("RATE_LIMIT_HIT"),
+            Self::Deactivated { code, .. } => Some(code),
             Self::Injected { code, .. } => code.as_deref(),
             Self::NotLoggedIn | Self::Unauthenticated(_) => Some("UNAUTHORIZED"),
             Self::MissingArgument(_) => Some("REQUEST_VARIABLE_MISSING"),
@@ -131,16 +142,16 @@ impl IntoResponse for ApiError {
             },
             allowed_methods,
             retry_after: match &self {
-                Self::RateLimited(seconds) => Some(*seconds),
+                Self::RateLimited { retry_after, .. } => Some(*retry_after),
                 _ => None,
             },
         };
         let mut response = json_response(self.status(), &body);
         let headers = response.headers_mut();
         match self {
-            Self::RateLimited(seconds) => {
+            Self::RateLimited { retry_after, .. } => {
                 // Python's str(float): 0.5 -> "0.5", 60.0 -> "60.0" (Rust's Debug agrees).
-                if let Ok(value) = HeaderValue::from_str(&format!("{seconds:?}")) {
+                if let Ok(value) = HeaderValue::from_str(&format!("{retry_after:?}")) {
                     headers.insert(header::RETRY_AFTER, value);
                 }
             }

@@ -12,17 +12,99 @@ pub struct FeatureLevel(pub u32);
 /// The level of Zulip's main branch that this mock follows (version.py `API_FEATURE_LEVEL`).
 pub const LATEST: FeatureLevel = FeatureLevel(509);
 
+/// Zulip 4.0: 429 bodies carry `code: RATE_LIMIT_HIT` (none before).
+pub const RATE_LIMIT_CODE: FeatureLevel = FeatureLevel(36);
+
+/// Zulip 4.0: `GET /users/{user_id_or_email}/presence` accepts a user id (an email only before).
+pub const USER_PRESENCE_BY_ID: FeatureLevel = FeatureLevel(43);
+
+/// Zulip 5.0: a deactivated user or realm gets 401 (403 before).
+pub const DEACTIVATED_IS_UNAUTHORIZED: FeatureLevel = FeatureLevel(76);
+
+/// Zulip 5.0: `/server_settings` has `zulip_merge_base`.
+pub const ZULIP_MERGE_BASE: FeatureLevel = FeatureLevel(88);
+
+/// Zulip 5.0: `/server_settings` has `realm_web_public_access_enabled`.
+pub const REALM_WEB_PUBLIC_ACCESS: FeatureLevel = FeatureLevel(116);
+
 /// Zulip 7.0: successful responses list unsupported parameters in
 /// `ignored_parameters_unsupported`.
 pub const IGNORED_PARAMETERS_UNSUPPORTED: FeatureLevel = FeatureLevel(167);
 
+/// Zulip 7.0: the server no longer stores which client reported presence; legacy presence is
+/// always exactly `aggregated` and `website` (one entry per reporting client before).
+pub const SINGLE_CLIENT_PRESENCE: FeatureLevel = FeatureLevel(178);
+
 /// Zulip 8.0: `CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE` limits what a guest sees.
 pub const PRESENCE_ACCESS_LIMIT: FeatureLevel = FeatureLevel(228);
+
+/// Zulip 9.0: `POST /users/me/presence` takes `last_update_id` and returns
+/// `presence_last_update_id`.
+pub const PRESENCE_LAST_UPDATE_ID: FeatureLevel = FeatureLevel(263);
+
+/// Zulip 9.0: `/server_settings` has `realm_url` (`realm_uri` becomes its deprecated alias).
+pub const REALM_URL: FeatureLevel = FeatureLevel(257);
+
+/// Zulip 10.0: `POST /users/me/presence` takes `history_limit_days`.
+pub const HISTORY_LIMIT_DAYS: FeatureLevel = FeatureLevel(288);
+
+/// Zulip 12.0-dev: the first level of the 12.0 series; `authentication_methods` lists
+/// `discord` from this series on (Zulip PR #38643; its exact level is not confirmed).
+pub const DISCORD_AUTHENTICATION: FeatureLevel = FeatureLevel(426);
+
+/// Zulip 12.0: single-user presence is in the modern format only (`active_timestamp`,
+/// `idle_timestamp`).
+pub const USER_PRESENCE_MODERN: FeatureLevel = FeatureLevel(487);
+
+/// Zulip 12.0: single-user presence has the modern fields and the legacy `aggregated` and
+/// `website` together, and a `server_timestamp`.
+pub const USER_PRESENCE_COMBINED: FeatureLevel = FeatureLevel(497);
+
+/// The Zulip versions of feature levels: (first level, last level, version). A level between
+/// two releases is a development level of the next one ("X.0-dev+git"); a release's own level
+/// and the levels reserved for its maintenance releases are that release
+/// (api_docs/changelog.md: "feature level used for Zulip X.0 release").
+const VERSIONS: &[(u32, u32, &str)] = &[
+    (1, 24, "3.0-dev+git"),
+    (25, 25, "3.0"),
+    (26, 29, "3.1"),
+    (30, 64, "4.0-dev+git"),
+    (65, 69, "4.0"),
+    (70, 121, "5.0-dev+git"),
+    (122, 124, "5.0"),
+    (125, 155, "6.0-dev+git"),
+    (156, 156, "6.0"),
+    (157, 158, "6.2"),
+    (159, 184, "7.0-dev+git"),
+    (185, 187, "7.0"),
+    (188, 236, "8.0-dev+git"),
+    (237, 239, "8.0"),
+    (240, 276, "9.0-dev+git"),
+    (277, 277, "9.0"),
+    (278, 279, "9.2"),
+    (280, 370, "10.0-dev+git"),
+    (371, 371, "10.0"),
+    (372, 376, "10.1"),
+    (377, 420, "11.0-dev+git"),
+    (421, 425, "11.0"),
+];
+
+/// What a server at a level after every release in `VERSIONS` calls itself.
+const DEVELOPMENT_VERSION: &str = "12.0-dev+git";
 
 impl FeatureLevel {
     /// Whether a server at this level has the behaviour introduced at `threshold`.
     pub fn has(self, threshold: FeatureLevel) -> bool {
         self >= threshold
+    }
+
+    /// The `zulip_version` (and `zulip_merge_base`) of a server at this level: "7.0" for 185,
+    /// "7.0-dev+git" for 178, "12.0-dev+git" for 509.
+    pub fn zulip_version(self) -> &'static str {
+        VERSIONS
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(&self.0))
+            .map_or(DEVELOPMENT_VERSION, |(_, _, version)| version)
     }
 }
 
@@ -49,6 +131,39 @@ mod tests {
         assert!(!FeatureLevel(166).has(IGNORED_PARAMETERS_UNSUPPORTED));
         assert!(FeatureLevel(167).has(IGNORED_PARAMETERS_UNSUPPORTED));
         assert!(LATEST.has(PRESENCE_ACCESS_LIMIT));
+    }
+
+    #[test]
+    fn each_level_has_the_version_of_its_release_series() {
+        for (level, version) in [
+            (1, "3.0-dev+git"),
+            (25, "3.0"),
+            (65, "4.0"),
+            (76, "5.0-dev+git"),
+            (122, "5.0"),
+            (178, "7.0-dev+git"),
+            (185, "7.0"),
+            (237, "8.0"),
+            (277, "9.0"),
+            (278, "9.2"),
+            (371, "10.0"),
+            (421, "11.0"),
+            (426, "12.0-dev+git"),
+            (509, "12.0-dev+git"),
+        ] {
+            assert_eq!(FeatureLevel(level).zulip_version(), version, "{level}");
+        }
+    }
+
+    #[test]
+    fn the_version_table_covers_every_level_in_order() {
+        let mut next = 1;
+        for (first, last, _) in VERSIONS {
+            assert_eq!(*first, next);
+            assert!(last >= first);
+            next = last + 1;
+        }
+        assert!(next <= DISCORD_AUTHENTICATION.0);
     }
 
     #[test]

@@ -54,9 +54,11 @@ pub struct Fixture {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerFixture {
-    #[serde(default = "default_zulip_version")]
-    zulip_version: String,
-    #[serde(default)]
+    /// Default: the version of `feature_level` (`FeatureLevel::zulip_version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zulip_version: Option<String>,
+    /// Default: `zulip_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     zulip_merge_base: Option<String>,
     #[serde(default = "default_feature_level")]
     feature_level: u32,
@@ -69,17 +71,13 @@ pub struct ServerFixture {
 impl Default for ServerFixture {
     fn default() -> Self {
         Self {
-            zulip_version: default_zulip_version(),
+            zulip_version: None,
             zulip_merge_base: None,
             feature_level: default_feature_level(),
             external_host: default_external_host(),
             can_access_all_users_group_limits_presence: false,
         }
     }
-}
-
-fn default_zulip_version() -> String {
-    "12.0-dev+git".to_owned()
 }
 
 fn default_feature_level() -> u32 {
@@ -267,6 +265,11 @@ impl Fixture {
         Ok(())
     }
 
+    /// Makes the server one at `level`, with that level's version and merge base.
+    pub fn set_feature_level(&mut self, level: FeatureLevel) {
+        self.server.set_feature_level(level);
+    }
+
     /// The server settings and realms this fixture describes, with relative times resolved
     /// against `now`.
     pub fn build(&self, now: Timestamp) -> (ServerSettings, Vec<Realm>) {
@@ -284,7 +287,7 @@ impl ServerFixture {
     /// The server settings as a fixture.
     pub fn export(server: &ServerSettings) -> Self {
         Self {
-            zulip_version: server.zulip_version.clone(),
+            zulip_version: Some(server.zulip_version.clone()),
             zulip_merge_base: Some(server.zulip_merge_base.clone()),
             feature_level: server.feature_level.0,
             external_host: server.external_host.clone(),
@@ -319,14 +322,26 @@ impl ServerFixture {
         Ok(())
     }
 
+    /// Makes the server one at `level`, with that level's version and merge base.
+    pub fn set_feature_level(&mut self, level: FeatureLevel) {
+        self.feature_level = level.0;
+        self.zulip_version = None;
+        self.zulip_merge_base = None;
+    }
+
     /// The settings this describes.
     pub fn build(&self) -> ServerSettings {
+        let level = FeatureLevel(self.feature_level);
+        let version = self
+            .zulip_version
+            .clone()
+            .unwrap_or_else(|| level.zulip_version().to_owned());
         ServerSettings {
-            zulip_version: self.zulip_version.clone(),
             zulip_merge_base: self
                 .zulip_merge_base
                 .clone()
-                .unwrap_or_else(|| self.zulip_version.clone()),
+                .unwrap_or_else(|| version.clone()),
+            zulip_version: version,
             feature_level: FeatureLevel(self.feature_level),
             external_host: self.external_host.to_lowercase(),
             can_access_all_users_group_limits_presence: self

@@ -14,6 +14,7 @@ use crate::admin::ADMIN_PREFIX;
 use crate::auth::{authenticate, basic_credentials, request_subdomain};
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hit, RequestFacts};
+use crate::feature_level::RATE_LIMIT_CODE;
 use crate::journal::{parameters_object, Record, RequestNote};
 use crate::params::RequestParams;
 use crate::rate_limit::RateLimitHeaders;
@@ -167,7 +168,11 @@ async fn injected_response(hit: Hit, state: &AppState) -> Option<Response> {
         }
         FaultAction::RateLimit(limit) => {
             let now = state.clock.now();
-            let mut response = ApiError::RateLimited(limit.retry_after).into_response();
+            let mut response = ApiError::RateLimited {
+                retry_after: limit.retry_after,
+                with_code: state.store.server().feature_level.has(RATE_LIMIT_CODE),
+            }
+            .into_response();
             RateLimitHeaders {
                 limit: limit.limit,
                 remaining: 0,

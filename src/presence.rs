@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cache::Validity;
 use crate::clock::Timestamp;
-use crate::feature_level::{FeatureLevel, PRESENCE_ACCESS_LIMIT};
+use crate::feature_level::{FeatureLevel, PRESENCE_ACCESS_LIMIT, USER_PRESENCE_BY_ID};
 use crate::store::{PresenceRow, PresenceTimes, RealmState, User, UserId};
 
 /// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS`: a user active this close to their last
@@ -329,7 +329,12 @@ pub fn user_presence(
     user_id_or_email: &str,
     now: Timestamp,
 ) -> Result<UserPresence, UserPresenceError> {
-    let target = match python_int(user_id_or_email) {
+    // Before feature level 43 the segment is always an email.
+    let as_id = match policy.feature_level.has(USER_PRESENCE_BY_ID) {
+        true => python_int(user_id_or_email),
+        false => None,
+    };
+    let target = match as_id {
         Some(id) => u64::try_from(id).ok().and_then(|id| state.user(id)),
         None => state
             .users()

@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::clock::{Clock, ClockMode};
 use crate::faults::Faults;
+use crate::feature_level::FeatureLevel;
 use crate::fixtures::Fixture;
 use crate::journal::{self, Journal};
 use crate::rate_limit::{RateLimiter, RateRule};
@@ -41,6 +42,8 @@ pub struct Options {
     pub journal_capacity: usize,
     /// The rate limit in force at start and after a reset.
     pub rate_limit: Option<RateRule>,
+    /// `--feature-level`: the level every loaded fixture file is made to have.
+    pub feature_level: Option<FeatureLevel>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             admin: AdminAccess::default(),
             journal_capacity: journal::DEFAULT_CAPACITY,
             rate_limit: None,
+            feature_level: None,
         }
     }
 }
@@ -76,8 +80,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A state seeded from `fixture`, with relative times resolved against `clock`.
-    pub fn new(fixture: Fixture, clock: Clock, options: Options) -> Self {
+    /// A state seeded from `fixture` (at `options.feature_level` when set), with relative
+    /// times resolved against `clock`.
+    pub fn new(mut fixture: Fixture, clock: Clock, options: Options) -> Self {
+        if let Some(level) = options.feature_level {
+            fixture.set_feature_level(level);
+        }
         let (server, realms) = fixture.build(clock.now());
         Self {
             store: Store::new(server, realms),
@@ -107,8 +115,12 @@ impl AppState {
     }
 
     /// Replaces the whole state with `fixture`, its relative times resolved now. With
-    /// `as_base`, a later reset restores it (a reloaded fixture file), else the loaded one.
-    pub fn load(&self, fixture: Fixture, as_base: bool) {
+    /// `as_base`, it is a reloaded fixture file: it is made to have `--feature-level` when set,
+    /// and a later reset restores it; else a reset restores the loaded one.
+    pub fn load(&self, mut fixture: Fixture, as_base: bool) {
+        if let (true, Some(level)) = (as_base, self.options.feature_level) {
+            fixture.set_feature_level(level);
+        }
         let (server, realms) = fixture.build(self.clock.now());
         self.store.replace(server, realms);
         if as_base {

@@ -149,10 +149,22 @@ pub(super) async fn patch_server(
             "a patch must be a JSON object (RFC 7386 merge patch)".to_owned(),
         ));
     }
-    merge_patch(&mut value, patch.required()?);
-    let server = ServerFixture::parse(BODY, &value.to_string())?;
-    state.store.set_server(server.build());
-    Ok(Json(server))
+    let patch = patch.required()?;
+    // A new level brings its own version, unless the patch names one.
+    if patch.get("feature_level").is_some() {
+        if let Value::Object(current) = &mut value {
+            for derived in ["zulip_version", "zulip_merge_base"] {
+                if patch.get(derived).is_none() {
+                    current.remove(derived);
+                }
+            }
+        }
+    }
+    merge_patch(&mut value, patch);
+    let settings = ServerFixture::parse(BODY, &value.to_string())?.build();
+    let shown = ServerFixture::export(&settings);
+    state.store.set_server(settings);
+    Ok(Json(shown))
 }
 
 /// `GET /__admin/realms`: every realm.

@@ -11,7 +11,10 @@ use serde::Serialize;
 use crate::auth::AuthedUser;
 use crate::cache::CacheKey;
 use crate::error::{ApiError, ApiResult};
-use crate::feature_level::IGNORED_PARAMETERS_UNSUPPORTED;
+use crate::feature_level::{
+    HISTORY_LIMIT_DAYS, IGNORED_PARAMETERS_UNSUPPORTED, PRESENCE_LAST_UPDATE_ID,
+    USER_PRESENCE_COMBINED, USER_PRESENCE_MODERN,
+};
 use crate::params::RequestParams;
 use crate::presence::{
     realm_presence, realm_presence_validity, reported_times, sees_everyone, select_presence,
@@ -162,7 +165,9 @@ pub(super) enum UpdatePresenceResponse {
     Presences {
         presences: Presences,
         server_timestamp: f64,
-        presence_last_update_id: i64,
+        /// From feature level 263.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        presence_last_update_id: Option<i64>,
     },
 }
 
@@ -174,15 +179,10 @@ pub(super) enum Presences {
     Modern(BTreeMap<UserId, ModernPresence>),
 }
 
-/// The parameters `POST /users/me/presence` reads (`update_active_status_backend`).
-const UPDATE_PRESENCE_PARAMETERS: &[&str] = &[
-    "history_limit_days",
-    "last_update_id",
-    "new_user_input",
-    "ping_only",
-    "slim_presence",
-    "status",
-];
+/// The parameters `POST /users/me/presence` reads at every feature level
+/// (`update_active_status_backend`); `last_update_id` and `history_limit_days` came later.
+const UPDATE_PRESENCE_PARAMETERS: &[&str] =
+    &["new_user_input", "ping_only", "slim_presence", "status"];
 
 /// `POST /api/v1/users/me/presence`: https://zulip.com/api/update-presence
 pub(super) async fn update_presence(
@@ -196,16 +196,29 @@ pub(super) async fn update_presence(
             "This endpoint does not accept bot requests.".to_owned(),
         ));
     }
-    // typed_endpoint: a missing argument first, then each value in signature order.
+    let level = state.store.server().feature_level;
+    let has_last_update_id = level.has(PRESENCE_LAST_UPDATE_ID);
+    let has_history_limit = level.has(HISTORY_LIMIT_DAYS);
+    // typed_endpoint: a missing argument first, then each value in signature order. A
+    // parameter the server's level does not know yet is not read: it is ignored and listed.
     let status = params.required("status")?;
-    let history_limit_days = params.json_int("history_limit_days")?;
-    let last_update_id = params.json_int("last_update_id")?;
+    let history_limit_days = match has_history_limit {
+        true => params.json_int("history_limit_days")?,
+        false => None,
+    };
+    let last_update_id = match has_last_update_id {
+        true => params.json_int("last_update_id")?,
+        false => None,
+    };
     // new_user_input only feeds Zulip's activity statistics, which nothing here reports.
     params.json_bool("new_user_input", false)?;
     let ping_only = params.json_bool("ping_only", false)?;
     let slim_presence = params.json_bool("slim_presence", false)? || last_update_id.is_some();
     let status = Status::from_wire(status)
         .ok_or_else(|| ApiError::BadRequest(format!("Invalid status: {status}")))?;
+    let mut used = UPDATE_PRESENCE_PARAMETERS.to_vec();
+    used.extend(has_last_update_id.then_some("last_update_id"));
+    used.extend(has_history_limit.then_some("history_limit_days"));
 
     let now = state.clock.now();
     if user.presence_enabled {
@@ -213,7 +226,7 @@ pub(super) async fn update_presence(
             .realm
             .report_presence(user.user_id, |row| reported_times(row, status, now));
     }
-    let ignored = state.ignored_parameters(&params, UPDATE_PRESENCE_PARAMETERS);
+    let ignored = state.ignored_parameters(&params, &used);
     if ping_only {
         return Ok(
             Success::new(UpdatePresenceResponse::PingOnly {}).with_ignored_parameters(ignored)
@@ -236,21 +249,32 @@ pub(super) async fn update_presence(
     Ok(Success::new(UpdatePresenceResponse::Presences {
         presences,
         server_timestamp: now.unix_seconds_f64(),
-        presence_last_update_id,
+        presence_last_update_id: has_last_update_id.then_some(presence_last_update_id),
     })
     .with_ignored_parameters(ignored))
 }
 
-/// The body of `GET /users/{user_id_or_email}/presence` after `result` and `msg`.
+/// The body of `GET /users/{user_id_or_email}/presence` after `result` and `msg`, in the shape
+/// of the server's feature level.
 #[derive(Debug, Serialize)]
-pub(super) struct UserPresenceResponse {
-    presence: SingleUserPresence,
-    server_timestamp: f64,
+#[serde(untagged)]
+pub(super) enum UserPresenceResponse {
+    /// From feature level 497: modern and legacy fields together, as Zulip builds them
+    /// (`{**modern, **legacy}`), then `server_timestamp`.
+    Combined {
+        presence: CombinedPresence,
+        server_timestamp: f64,
+    },
+    /// Feature levels 487 to 496: the modern fields only.
+    Modern { presence: ModernPresence },
+    /// Before 487: `aggregated`, then one entry per client (only `website` from 178), each
+    /// without `client` and `pushable` (zerver/views/presence.py `get_presence_backend` pops
+    /// them); no `server_timestamp`.
+    Legacy { presence: OrderedMap<StatusAndTime> },
 }
 
-/// Modern and legacy fields together, as Zulip builds them (`{**modern, **legacy}`).
 #[derive(Debug, Serialize)]
-struct SingleUserPresence {
+pub(super) struct CombinedPresence {
     active_timestamp: i64,
     idle_timestamp: i64,
     aggregated: StatusAndTime,
@@ -258,9 +282,24 @@ struct SingleUserPresence {
 }
 
 #[derive(Debug, Serialize)]
-struct StatusAndTime {
+pub(super) struct StatusAndTime {
     status: &'static str,
     timestamp: i64,
+}
+
+/// A JSON object whose keys keep the order they were put in.
+#[derive(Debug)]
+pub(super) struct OrderedMap<T>(Vec<(String, T)>);
+
+impl<T: Serialize> Serialize for OrderedMap<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// `GET /api/v1/users/{user_id_or_email}/presence`: https://zulip.com/api/get-user-presence
@@ -283,21 +322,37 @@ pub(super) async fn get_user_presence(
             UserPresenceError::NoPresenceData => format!("No presence data for {user_id_or_email}"),
         })
     })?;
+    let level = policy.feature_level;
     let timestamp = presence.website.timestamp;
-    Ok(Success::new(UserPresenceResponse {
-        presence: SingleUserPresence {
-            active_timestamp: presence.modern.active_timestamp,
-            idle_timestamp: presence.modern.idle_timestamp,
-            aggregated: StatusAndTime {
-                status: presence.aggregated_status,
-                timestamp,
+    let aggregated = StatusAndTime {
+        status: presence.aggregated_status,
+        timestamp,
+    };
+    let website = StatusAndTime {
+        status: presence.website.status.as_str(),
+        timestamp,
+    };
+    let body = if level.has(USER_PRESENCE_COMBINED) {
+        UserPresenceResponse::Combined {
+            presence: CombinedPresence {
+                active_timestamp: presence.modern.active_timestamp,
+                idle_timestamp: presence.modern.idle_timestamp,
+                aggregated,
+                website,
             },
-            website: StatusAndTime {
-                status: presence.website.status.as_str(),
-                timestamp,
-            },
-        },
-        server_timestamp: now.unix_seconds_f64(),
-    })
-    .with_ignored_parameters(state.ignored_parameters(&params, &[])))
+            server_timestamp: now.unix_seconds_f64(),
+        }
+    } else if level.has(USER_PRESENCE_MODERN) {
+        UserPresenceResponse::Modern {
+            presence: presence.modern,
+        }
+    } else {
+        UserPresenceResponse::Legacy {
+            presence: OrderedMap(vec![
+                ("aggregated".to_owned(), aggregated),
+                (WEBSITE.to_owned(), website),
+            ]),
+        }
+    };
+    Ok(Success::new(body).with_ignored_parameters(state.ignored_parameters(&params, &[])))
 }

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::auth::request_subdomain;
 use crate::error::{ApiError, ApiResult};
+use crate::feature_level::{
+    DISCORD_AUTHENTICATION, REALM_URL, REALM_WEB_PUBLIC_ACCESS, ZULIP_MERGE_BASE,
+};
 use crate::response::Success;
 use crate::state::AppState;
 
@@ -30,7 +33,9 @@ struct AuthenticationMethods {
     saml: bool,
     #[serde(rename = "openid connect")]
     openid_connect: bool,
-    discord: bool,
+    /// From the 12.0 series (`DISCORD_AUTHENTICATION`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discord: Option<bool>,
 }
 
 const EMAIL_AND_PASSWORD_ONLY: AuthenticationMethods = AuthenticationMethods {
@@ -46,31 +51,42 @@ const EMAIL_AND_PASSWORD_ONLY: AuthenticationMethods = AuthenticationMethods {
     apple: false,
     saml: false,
     openid_connect: false,
-    discord: false,
+    discord: Some(false),
 };
 
-/// The body's fields after `result` and `msg`, in Zulip's order.
+/// The body's fields after `result` and `msg`, in Zulip's order. Fields newer than the
+/// server's feature level are left out.
 #[derive(Debug, Serialize)]
 pub(super) struct ServerSettingsResponse {
     authentication_methods: AuthenticationMethods,
     zulip_version: String,
-    zulip_merge_base: String,
+    /// From feature level 88.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zulip_merge_base: Option<String>,
     zulip_feature_level: u32,
     push_notifications_enabled: bool,
     is_incompatible: bool,
     email_auth_enabled: bool,
     require_email_format_usernames: bool,
-    realm_url: String,
+    /// From feature level 257, in the place `realm_uri` had before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realm_url: Option<String>,
+    /// Before feature level 257: `realm_uri` in its original place.
+    #[serde(rename = "realm_uri", skip_serializing_if = "Option::is_none")]
+    realm_uri_before_realm_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     realm_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     realm_icon: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     realm_description: Option<String>,
-    realm_web_public_access_enabled: bool,
+    /// From feature level 116.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realm_web_public_access_enabled: Option<bool>,
     external_authentication_methods: [(); 0],
-    /// Deprecated alias of `realm_url`, set last.
-    realm_uri: String,
+    /// From feature level 257: the deprecated alias of `realm_url`, set last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    realm_uri: Option<String>,
 }
 
 /// `GET /api/v1/server_settings`: https://zulip.com/api/get-server-settings
@@ -95,22 +111,31 @@ pub(super) async fn get_server_settings(
         .as_ref()
         .map(|realm| realm.read(|state| state.settings().clone()));
     let settings = settings.as_ref();
+    let level = server.feature_level;
+    let has_realm_url = level.has(REALM_URL);
+    let mut authentication_methods = EMAIL_AND_PASSWORD_ONLY;
+    if !level.has(DISCORD_AUTHENTICATION) {
+        authentication_methods.discord = None;
+    }
     Ok(Success::new(ServerSettingsResponse {
-        authentication_methods: EMAIL_AND_PASSWORD_ONLY,
+        authentication_methods,
         zulip_version: server.zulip_version.clone(),
-        zulip_merge_base: server.zulip_merge_base.clone(),
+        zulip_merge_base: level
+            .has(ZULIP_MERGE_BASE)
+            .then(|| server.zulip_merge_base.clone()),
         zulip_feature_level: server.feature_level.0,
         push_notifications_enabled: false,
         is_incompatible: is_incompatible_client(&headers),
         email_auth_enabled: true,
         require_email_format_usernames: true,
-        realm_url: realm_url.clone(),
+        realm_url: has_realm_url.then(|| realm_url.clone()),
+        realm_uri_before_realm_url: (!has_realm_url).then(|| realm_url.clone()),
         realm_name: settings.map(|s| s.name.clone()),
         realm_icon: settings.map(|_| DEFAULT_REALM_ICON.to_owned()),
         realm_description: settings.map(|s| s.description.clone()),
-        realm_web_public_access_enabled: false,
+        realm_web_public_access_enabled: level.has(REALM_WEB_PUBLIC_ACCESS).then_some(false),
         external_authentication_methods: [],
-        realm_uri: realm_url,
+        realm_uri: has_realm_url.then_some(realm_url),
     }))
 }
 

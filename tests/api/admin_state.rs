@@ -217,7 +217,7 @@ async fn server_settings_change_at_run_time_and_server_settings_reports_them() {
     patched.assert_admin(
         StatusCode::OK,
         json!({
-            "zulip_version": "9.0", "zulip_merge_base": "12.0-dev+git", "feature_level": 300,
+            "zulip_version": "9.0", "zulip_merge_base": "9.0", "feature_level": 300,
             "external_host": "localhost:9991", "CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE": true,
         }),
     );
