@@ -89,6 +89,16 @@ impl TestApp {
         }
     }
 
+    /// The default fixture on a server at feature `level`, with that level's version.
+    pub fn at_feature_level(level: u32) -> Self {
+        let mut fixture = default_fixture_json();
+        let server = fixture["server"].as_object_mut().unwrap();
+        server.insert("feature_level".to_owned(), serde_json::json!(level));
+        server.remove("zulip_version");
+        server.remove("zulip_merge_base");
+        Self::from_fixture_json(&fixture)
+    }
+
     /// The default fixture with `realm_presence_ignored_parameters = omitted`.
     pub fn omitting_realm_presence_ignored_parameters() -> Self {
         Self::with_options(
