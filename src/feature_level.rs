@@ -27,6 +27,10 @@ pub const ZULIP_MERGE_BASE: FeatureLevel = FeatureLevel(88);
 /// Zulip 5.0: `/server_settings` has `realm_web_public_access_enabled`.
 pub const REALM_WEB_PUBLIC_ACCESS: FeatureLevel = FeatureLevel(116);
 
+/// Zulip 7.0: the server publishes its presence parameters, and its offline threshold drops
+/// from 300 s to 200 s.
+pub const SERVER_PRESENCE_PARAMETERS: FeatureLevel = FeatureLevel(164);
+
 /// Zulip 7.0: successful responses list unsupported parameters in
 /// `ignored_parameters_unsupported`.
 pub const IGNORED_PARAMETERS_UNSUPPORTED: FeatureLevel = FeatureLevel(167);

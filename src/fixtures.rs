@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{TimeSpec, Timestamp};
 use crate::feature_level::{self, FeatureLevel};
 use crate::store::{
-    AccessAllUsersGroup, Channel, PresenceRow, Realm, RealmContents, RealmSettings, RealmState,
-    Role, ServerSettings, Store, User, UserId,
+    AccessAllUsersGroup, Channel, ClientPresence, PresenceRow, Realm, RealmContents, RealmSettings,
+    RealmState, Role, ServerSettings, Status, Store, User, UserId,
 };
 
 /// The default fixture, compiled into the binary.
@@ -201,6 +201,28 @@ pub struct PresenceFixture {
     /// The row's update id; default: after the realm's explicit ones, in file order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_update_id: Option<i64>,
+    /// What each client last reported, as Zulip stored presence before feature level 178. With
+    /// no times above, they follow from these (the newest report, and the newest "active" one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) clients: Vec<ClientFixture>,
+}
+
+/// One client's report in a presence row (feature levels before 178).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFixture {
+    client: String,
+    status: StatusFixture,
+    timestamp: TimeSpec,
+    #[serde(default)]
+    pushable: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum StatusFixture {
+    Active,
+    Idle,
 }
 
 impl Fixture {
@@ -419,8 +441,16 @@ impl RealmFixture {
             direct_message_groups,
             direct_message_pairs,
             presence,
+            client_presence,
             last_update_id,
         } = state.contents();
+        let clients_of = |user_id: UserId| -> Vec<ClientFixture> {
+            client_presence
+                .iter()
+                .find(|(id, _)| *id == user_id)
+                .map(|(_, clients)| clients.iter().map(ClientFixture::export).collect())
+                .unwrap_or_default()
+        };
         Self {
             subdomain: settings.subdomain,
             name: settings.name,
@@ -444,7 +474,10 @@ impl RealmFixture {
             direct_message_pairs,
             presence: presence
                 .iter()
-                .map(|(user_id, row)| PresenceFixture::export(*user_id, row))
+                .map(|(user_id, row)| PresenceFixture {
+                    clients: clients_of(*user_id),
+                    ..PresenceFixture::export(*user_id, row)
+                })
                 .collect(),
             presence_last_update_id: Some(last_update_id),
         }
@@ -566,6 +599,19 @@ impl RealmFixture {
                     format!("user {} already has a presence row", row.user_id),
                 ));
             }
+            let mut client_names = HashSet::new();
+            for (c, client) in row.clients.iter().enumerate() {
+                let path = at(&format!(".presence[{p}].clients[{c}].client"));
+                if client.client.trim().is_empty() {
+                    return Err(Inconsistency::at(path, "a client name must not be empty"));
+                }
+                if !client_names.insert(client.client.as_str()) {
+                    return Err(Inconsistency::at(
+                        path,
+                        format!("client {:?} is listed twice in this row", client.client),
+                    ));
+                }
+            }
             if let Some(id) = row.last_update_id {
                 let path = at(&format!(".presence[{p}].last_update_id"));
                 if id < 1 {
@@ -640,13 +686,39 @@ impl RealmFixture {
                     next_id += 1;
                     next_id
                 });
+                let clients: Vec<ClientPresence> =
+                    row.clients.iter().map(|c| c.build(now)).collect();
+                let newest = |active_only: bool| {
+                    clients
+                        .iter()
+                        .filter(|c| !active_only || c.status == Status::Active)
+                        .map(|c| c.timestamp)
+                        .max()
+                };
+                let (connected, active) = match (row.last_connected_time, row.last_active_time) {
+                    (None, None) => (newest(false), newest(true)),
+                    (connected, active) => {
+                        (connected.map(|t| t.at(now)), active.map(|t| t.at(now)))
+                    }
+                };
                 (
                     row.user_id,
                     PresenceRow {
-                        last_connected_time: row.last_connected_time.map(|t| t.at(now)),
-                        last_active_time: row.last_active_time.map(|t| t.at(now)),
+                        last_connected_time: connected,
+                        last_active_time: active,
                         last_update_id,
                     },
+                )
+            })
+            .collect();
+        let client_presence = self
+            .presence
+            .iter()
+            .filter(|row| !row.clients.is_empty())
+            .map(|row| {
+                (
+                    row.user_id,
+                    row.clients.iter().map(|c| c.build(now)).collect(),
                 )
             })
             .collect();
@@ -657,6 +729,7 @@ impl RealmFixture {
             direct_message_groups: self.direct_message_groups.clone(),
             direct_message_pairs: self.direct_message_pairs.clone(),
             presence,
+            client_presence,
             last_update_id: self.presence_last_update_id.unwrap_or(0).max(next_id),
         }
     }
@@ -717,6 +790,33 @@ impl PresenceFixture {
             last_connected_time: row.last_connected_time.map(TimeSpec::Absolute),
             last_active_time: row.last_active_time.map(TimeSpec::Absolute),
             last_update_id: Some(row.last_update_id),
+            clients: Vec::new(),
+        }
+    }
+}
+
+impl ClientFixture {
+    fn export(client: &ClientPresence) -> Self {
+        Self {
+            client: client.client.clone(),
+            status: match client.status {
+                Status::Active => StatusFixture::Active,
+                Status::Idle => StatusFixture::Idle,
+            },
+            timestamp: TimeSpec::Absolute(client.timestamp),
+            pushable: client.pushable,
+        }
+    }
+
+    fn build(&self, now: Timestamp) -> ClientPresence {
+        ClientPresence {
+            client: self.client.clone(),
+            status: match self.status {
+                StatusFixture::Active => Status::Active,
+                StatusFixture::Idle => Status::Idle,
+            },
+            timestamp: self.timestamp.at(now),
+            pushable: self.pushable,
         }
     }
 }

@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use crate::cache::Validity;
 use crate::clock::Timestamp;
-use crate::feature_level::{FeatureLevel, PRESENCE_ACCESS_LIMIT, USER_PRESENCE_BY_ID};
-use crate::store::{PresenceRow, PresenceTimes, RealmState, User, UserId};
+use crate::feature_level::{
+    FeatureLevel, PRESENCE_ACCESS_LIMIT, SERVER_PRESENCE_PARAMETERS, USER_PRESENCE_BY_ID,
+};
+use crate::store::{ClientPresence, PresenceRow, PresenceTimes, RealmState, User, UserId};
 
 /// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS`: a user active this close to their last
 /// connection is "active", else "idle".
@@ -18,31 +20,7 @@ pub const ACTIVITY_OFFSET_SECONDS: i64 = 70;
 /// `get_presence_dict_by_realm`: 14 days).
 pub const PRESENCE_WINDOW_SECONDS: i64 = 14 * 86_400;
 
-/// A legacy presence status, as clients report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Active,
-    Idle,
-}
-
-impl Status {
-    /// Zulip's `UserPresence.status_from_string`: exactly "active" or "idle".
-    pub fn from_wire(text: &str) -> Option<Self> {
-        match text {
-            "active" => Some(Self::Active),
-            "idle" => Some(Self::Idle),
-            _ => None,
-        }
-    }
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Idle => "idle",
-        }
-    }
-}
+pub use crate::store::Status;
 
 /// A user's presence in Zulip's legacy form: one status and its time in whole seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,8 +65,162 @@ impl AccessPolicy {
 /// `PRESENCE_UPDATE_MIN_FREQ_SECONDS`: a report moves a time only when it is older than this.
 pub const UPDATE_MIN_FREQ_SECONDS: i64 = 55;
 
-/// `OFFLINE_THRESHOLD_SECS`: single-user presence says "offline" past this.
+/// `OFFLINE_THRESHOLD_SECS`: single-user presence says "offline" past this, from feature
+/// level 164 (Zulip PR #24429, which also published it as
+/// `server_presence_offline_threshold_seconds`).
 pub const OFFLINE_THRESHOLD_SECONDS: i64 = 200;
+
+/// `OFFLINE_THRESHOLD_SECS` before feature level 164 (`5 * 60` in zproject/default_settings.py).
+pub const OLD_OFFLINE_THRESHOLD_SECONDS: i64 = 300;
+
+/// The offline threshold of a server at `level`.
+pub fn offline_threshold_seconds(level: FeatureLevel) -> i64 {
+    if level.has(SERVER_PRESENCE_PARAMETERS) {
+        OFFLINE_THRESHOLD_SECONDS
+    } else {
+        OLD_OFFLINE_THRESHOLD_SECONDS
+    }
+}
+
+/// Before feature level 178 an Electron desktop app called itself "ZulipDesktop", which Zulip
+/// counted as the web app (zerver/actions/presence.py `consolidate_client`).
+fn consolidate_client(client: &str) -> &str {
+    if client == "ZulipDesktop" {
+        WEBSITE
+    } else {
+        client
+    }
+}
+
+/// The client name of the web app, and of every report since feature level 178.
+pub const WEBSITE: &str = "website";
+
+/// A user's per-client rows as a server before feature level 178 shows them: the ones the
+/// fixture or reports gave, or else one "website" row made from their presence row (how Zulip
+/// 7.0 migrated old rows, run backwards).
+pub fn clients_of(state: &RealmState, user: &User) -> Vec<ClientPresence> {
+    let explicit = state.client_presence(user.user_id);
+    if !explicit.is_empty() {
+        return explicit.to_vec();
+    }
+    state
+        .presence_row(user.user_id)
+        .map(|row| vec![website_client(row, user.date_joined)])
+        .unwrap_or_default()
+}
+
+/// The "website" client row that a presence row stands for.
+pub fn website_client(row: &PresenceRow, date_joined: Timestamp) -> ClientPresence {
+    let legacy = LegacyPresence::of(row, date_joined);
+    ClientPresence {
+        client: WEBSITE.to_owned(),
+        status: legacy.status,
+        timestamp: Timestamp::from_unix_seconds(legacy.timestamp),
+        pushable: false,
+    }
+}
+
+/// Realm presence before feature level 178 (Zulip 6's `get_status_dict_by_realm`): for each
+/// active human `viewer` may see, their client rows reported within 14 days, oldest first.
+pub fn realm_client_presence<'a>(
+    state: &'a RealmState,
+    viewer: &User,
+    policy: AccessPolicy,
+    now: Timestamp,
+) -> Vec<(&'a User, Vec<ClientPresence>)> {
+    if state.settings().presence_disabled {
+        return Vec::new();
+    }
+    let since = now.plus_seconds(-PRESENCE_WINDOW_SECONDS);
+    let accessible = accessible_users(state, viewer, policy);
+    state
+        .users()
+        .filter(|user| has_listed_presence(user))
+        .filter(|user| {
+            accessible
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&user.user_id))
+        })
+        .filter_map(|user| {
+            let explicit = state.client_presence(user.user_id);
+            let clients: Vec<ClientPresence> = if explicit.is_empty() {
+                // A row that stands for a "website" client is listed when the row would be.
+                let row = state.presence_row(user.user_id)?;
+                row.last_connected_time
+                    .is_some_and(|t| t >= since)
+                    .then(|| vec![website_client(row, user.date_joined)])?
+            } else {
+                explicit
+                    .iter()
+                    .filter(|client| client.timestamp >= since)
+                    .cloned()
+                    .collect()
+            };
+            (!clients.is_empty()).then_some((&**user, clients))
+        })
+        .collect()
+}
+
+/// Zulip's write rule before feature level 178 (`do_update_user_presence`), for one client's
+/// row: a new client gets a row; an existing row takes the report unless it is "active", less
+/// than 70 s old, and the report says "idle". A new row is pushable when the user's other rows
+/// are (it is a property of the user: a push device and offline notifications on).
+pub fn report_client(
+    clients: &mut Vec<ClientPresence>,
+    client: &str,
+    status: Status,
+    now: Timestamp,
+) {
+    let client = consolidate_client(client);
+    let pushable = clients.iter().any(|c| c.pushable);
+    match clients.iter_mut().find(|c| c.client == client) {
+        None => clients.push(ClientPresence {
+            client: client.to_owned(),
+            status,
+            timestamp: now,
+            pushable,
+        }),
+        Some(row) => {
+            let stale = now.unix_micros() - row.timestamp.unix_micros()
+                > ACTIVITY_OFFSET_SECONDS * 1_000_000;
+            let was_idle = row.status == Status::Idle;
+            if stale || was_idle || status == row.status {
+                row.timestamp = now;
+                row.status = status;
+                // The newest report goes last, also among reports made at the same instant.
+                if let Some(index) = clients.iter().position(|c| c.client == client) {
+                    let updated = clients.remove(index);
+                    clients.push(updated);
+                }
+            }
+        }
+    }
+}
+
+/// The modern format before feature level 178 (Zulip 6's `get_modern_user_info`): the newest
+/// "active" and the newest "idle" report, each left out when there is none.
+pub fn old_modern_presence(clients: &[ClientPresence]) -> OldModernPresence {
+    let newest = |status: Status| {
+        clients
+            .iter()
+            .rev()
+            .find(|c| c.status == status)
+            .map(|c| c.timestamp.unix_seconds())
+    };
+    OldModernPresence {
+        active_timestamp: newest(Status::Active),
+        idle_timestamp: newest(Status::Idle),
+    }
+}
+
+/// A user's presence in the modern format of servers before feature level 178.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct OldModernPresence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_timestamp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timestamp: Option<i64>,
+}
 
 /// Which rows a presence request asks for (the arguments of Zulip's
 /// `get_presence_dict_by_realm`).
@@ -329,6 +461,54 @@ pub fn user_presence(
     user_id_or_email: &str,
     now: Timestamp,
 ) -> Result<UserPresence, UserPresenceError> {
+    let target = presence_target(state, viewer, policy, user_id_or_email)?;
+    let row = state
+        .presence_row(target.user_id)
+        .ok_or(UserPresenceError::NoPresenceData)?;
+    let website = LegacyPresence::of(row, target.date_joined);
+    let offline =
+        now.unix_seconds() - website.timestamp > offline_threshold_seconds(policy.feature_level);
+    Ok(UserPresence {
+        modern: ModernPresence::of(row, target.date_joined),
+        website,
+        aggregated_status: if offline {
+            "offline"
+        } else {
+            website.status.as_str()
+        },
+    })
+}
+
+/// One user's per-client presence before feature level 178 (no 14-day window), oldest first,
+/// with the aggregated status: the newest report's, or "offline" when it is too old.
+pub fn user_client_presence(
+    state: &RealmState,
+    viewer: &User,
+    policy: AccessPolicy,
+    user_id_or_email: &str,
+    now: Timestamp,
+) -> Result<(Vec<ClientPresence>, &'static str), UserPresenceError> {
+    let target = presence_target(state, viewer, policy, user_id_or_email)?;
+    let clients = clients_of(state, target);
+    let newest = clients.last().ok_or(UserPresenceError::NoPresenceData)?;
+    let offline = now.unix_seconds() - newest.timestamp.unix_seconds()
+        > offline_threshold_seconds(policy.feature_level);
+    let aggregated = if offline {
+        "offline"
+    } else {
+        newest.status.as_str()
+    };
+    Ok((clients, aggregated))
+}
+
+/// The user a single-user presence request names, or why it names nobody it may see, in
+/// Zulip's order.
+fn presence_target<'a>(
+    state: &'a RealmState,
+    viewer: &User,
+    policy: AccessPolicy,
+    user_id_or_email: &str,
+) -> Result<&'a User, UserPresenceError> {
     // Before feature level 43 the segment is always an email.
     let as_id = match policy.feature_level.has(USER_PRESENCE_BY_ID) {
         true => python_int(user_id_or_email),
@@ -349,20 +529,7 @@ pub fn user_presence(
     if accessible_users(state, viewer, policy).is_some_and(|ids| !ids.contains(&target.user_id)) {
         return Err(UserPresenceError::InsufficientPermission);
     }
-    let row = state
-        .presence_row(target.user_id)
-        .ok_or(UserPresenceError::NoPresenceData)?;
-    let website = LegacyPresence::of(row, target.date_joined);
-    let offline = now.unix_seconds() - website.timestamp > OFFLINE_THRESHOLD_SECONDS;
-    Ok(UserPresence {
-        modern: ModernPresence::of(row, target.date_joined),
-        website,
-        aggregated_status: if offline {
-            "offline"
-        } else {
-            website.status.as_str()
-        },
-    })
+    Ok(target)
 }
 
 /// Python's `int(text)` for what fits in an `i64`: surrounding whitespace, an optional sign,
@@ -524,6 +691,7 @@ mod tests {
                 (2, row(Some(now - 50), None)),
                 (3, row(Some(now - window - 7), None)),
             ],
+            client_presence: Vec::new(),
             last_update_id: 0,
         });
         let validity = realm_presence_validity(&state, at(now));

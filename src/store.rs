@@ -73,6 +73,45 @@ pub struct PresenceRow {
     pub last_update_id: i64,
 }
 
+/// A legacy presence status, as clients report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Idle,
+}
+
+impl Status {
+    /// Zulip's `UserPresence.status_from_string`: exactly "active" or "idle".
+    pub fn from_wire(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "idle" => Some(Self::Idle),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Idle => "idle",
+        }
+    }
+}
+
+/// What one client last reported for a user, as Zulip stored presence before feature level
+/// 178 (one `UserPresence` row per user and client).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientPresence {
+    /// The client's name ("website", "ZulipMobile", "ZulipPython"...).
+    pub client: String,
+    pub status: Status,
+    pub timestamp: Timestamp,
+    /// Whether the user can get mobile push notifications (a registered device and offline
+    /// push notifications on).
+    pub pushable: bool,
+}
+
 /// The two times of a presence row, without its update id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PresenceTimes {
@@ -111,6 +150,8 @@ pub struct RealmContents {
     /// 1:1 conversations; Zulip's access rules treat them as two-person groups.
     pub direct_message_pairs: Vec<[UserId; 2]>,
     pub presence: Vec<(UserId, PresenceRow)>,
+    /// Per-client presence (before feature level 178), for users whose fixture lists it.
+    pub client_presence: Vec<(UserId, Vec<ClientPresence>)>,
     /// The highest presence update id the realm has handed out (at least every row's).
     pub last_update_id: i64,
 }
@@ -126,6 +167,8 @@ pub struct RealmState {
     direct_message_groups: Vec<Vec<UserId>>,
     direct_message_pairs: Vec<[UserId; 2]>,
     presence: BTreeMap<UserId, PresenceRow>,
+    /// Per-client rows, oldest report first, for levels before 178.
+    client_presence: BTreeMap<UserId, Vec<ClientPresence>>,
     last_update_id: i64,
     /// Moves on with every change of any kind, so cached responses know they are stale.
     version: u64,
@@ -141,6 +184,7 @@ impl RealmState {
             direct_message_groups,
             direct_message_pairs,
             presence,
+            client_presence,
             last_update_id,
         } = contents;
         let by_delivery_email = users
@@ -164,6 +208,13 @@ impl RealmState {
             direct_message_groups,
             direct_message_pairs,
             presence,
+            client_presence: client_presence
+                .into_iter()
+                .map(|(id, mut clients)| {
+                    clients.sort_by_key(|client| client.timestamp);
+                    (id, clients)
+                })
+                .collect(),
             last_update_id,
             version: 0,
         }
@@ -178,6 +229,11 @@ impl RealmState {
             direct_message_groups: self.direct_message_groups.clone(),
             direct_message_pairs: self.direct_message_pairs.clone(),
             presence: self.presence.iter().map(|(&id, &row)| (id, row)).collect(),
+            client_presence: self
+                .client_presence
+                .iter()
+                .map(|(&id, clients)| (id, clients.clone()))
+                .collect(),
             last_update_id: self.last_update_id,
         }
     }
@@ -228,6 +284,14 @@ impl RealmState {
     /// The presence row of `user_id`, if any.
     pub fn presence_row(&self, user_id: UserId) -> Option<&PresenceRow> {
         self.presence.get(&user_id)
+    }
+
+    /// The per-client rows of `user_id` (before feature level 178), oldest first; empty when
+    /// the fixture gave none and no client has reported at such a level.
+    pub fn client_presence(&self, user_id: UserId) -> &[ClientPresence] {
+        self.client_presence
+            .get(&user_id)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Replaces `user_id`'s presence times with `times` as one change: the realm's update id
@@ -319,10 +383,32 @@ impl Realm {
         Some(state.record_presence(user_id, times))
     }
 
+    /// Applies a report by one client under the realm's write lock, as Zulip did before
+    /// feature level 178: `rule` gets the user's client rows (made from their presence row
+    /// by `seed` when they have none yet) and changes them in place.
+    pub fn report_client_presence(
+        &self,
+        user_id: UserId,
+        seed: impl FnOnce(Option<&PresenceRow>) -> Vec<ClientPresence>,
+        rule: impl FnOnce(&mut Vec<ClientPresence>),
+    ) {
+        let mut state = self.write_guard();
+        let state = &mut *state;
+        let row = state.presence.get(&user_id);
+        let clients = state
+            .client_presence
+            .entry(user_id)
+            .or_insert_with(|| seed(row));
+        rule(clients);
+        clients.sort_by_key(|client| client.timestamp);
+        state.version += 1;
+    }
+
     /// Removes `user_id`'s presence row; whether there was one.
     pub fn remove_presence(&self, user_id: UserId) -> bool {
         let mut state = self.write_guard();
-        let removed = state.presence.remove(&user_id).is_some();
+        let removed = state.presence.remove(&user_id).is_some()
+            | state.client_presence.remove(&user_id).is_some();
         if removed {
             state.version += 1;
         }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthedUser;
@@ -13,20 +14,19 @@ use crate::cache::CacheKey;
 use crate::error::{ApiError, ApiResult};
 use crate::feature_level::{
     HISTORY_LIMIT_DAYS, IGNORED_PARAMETERS_UNSUPPORTED, PRESENCE_LAST_UPDATE_ID,
-    USER_PRESENCE_COMBINED, USER_PRESENCE_MODERN,
+    SINGLE_CLIENT_PRESENCE, USER_PRESENCE_COMBINED, USER_PRESENCE_MODERN,
 };
 use crate::params::RequestParams;
 use crate::presence::{
-    realm_presence, realm_presence_validity, reported_times, sees_everyone, select_presence,
-    user_presence, AccessPolicy, LegacyPresence, ModernPresence, PresenceQuery, Status,
-    UserPresenceError,
+    old_modern_presence, realm_client_presence, realm_presence, realm_presence_validity,
+    report_client, reported_times, sees_everyone, select_presence, user_client_presence,
+    user_presence, website_client, AccessPolicy, LegacyPresence, ModernPresence, OldModernPresence,
+    PresenceQuery, Status, UserPresenceError, WEBSITE,
 };
 use crate::response::{finish_success, success_prefix, Success};
 use crate::state::{AppState, RealmPresenceIgnoredParameters};
+use crate::store::ClientPresence as ClientRow;
 use crate::store::UserId;
-
-/// The only client Zulip has reported since feature level 178.
-const WEBSITE: &str = "website";
 
 /// One user's presence in the legacy format (`LegacyPresenceFormat` in Zulip's OpenAPI).
 #[derive(Debug, Serialize)]
@@ -67,6 +67,58 @@ impl From<LegacyPresence> for UserPresence {
             },
         }
     }
+}
+
+/// One user's presence before feature level 178: `aggregated` (the newest report), then one
+/// entry per client, oldest report first (Zulip 6's `get_legacy_user_info`).
+fn per_client(clients: &[ClientRow]) -> OrderedMap<LegacyEntry> {
+    let mut entries = Vec::with_capacity(clients.len() + 1);
+    if let Some(newest) = clients.last() {
+        entries.push((
+            "aggregated".to_owned(),
+            LegacyEntry::Aggregated {
+                client: newest.client.clone(),
+                status: newest.status.as_str(),
+                timestamp: newest.timestamp.unix_seconds(),
+            },
+        ));
+    }
+    for client in clients {
+        entries.push((
+            client.client.clone(),
+            LegacyEntry::Client {
+                client: client.client.clone(),
+                status: client.status.as_str(),
+                timestamp: client.timestamp.unix_seconds(),
+                pushable: client.pushable,
+            },
+        ));
+    }
+    OrderedMap(entries)
+}
+
+/// An entry of `per_client`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum LegacyEntry {
+    Aggregated {
+        client: String,
+        status: &'static str,
+        timestamp: i64,
+    },
+    Client {
+        client: String,
+        status: &'static str,
+        timestamp: i64,
+        pushable: bool,
+    },
+}
+
+/// Realm presence before feature level 178.
+#[derive(Debug, Serialize)]
+pub(super) struct ClientPresenceResponse {
+    presences: BTreeMap<String, OrderedMap<LegacyEntry>>,
+    server_timestamp: f64,
 }
 
 impl AppState {
@@ -125,6 +177,20 @@ pub(super) async fn get_realm_presence(
         RealmPresenceIgnoredParameters::Omitted => Vec::new(),
     };
     let (realm, viewer) = (&authed.realm, &authed.user);
+    if !policy.feature_level.has(SINGLE_CLIENT_PRESENCE) {
+        let presences = realm.read(|state_now| {
+            realm_client_presence(state_now, viewer, policy, now)
+                .into_iter()
+                .map(|(user, clients)| (user.email.clone(), per_client(&clients)))
+                .collect()
+        });
+        return Success::new(ClientPresenceResponse {
+            presences,
+            server_timestamp: now.unix_seconds_f64(),
+        })
+        .with_ignored_parameters(ignored)
+        .into_response();
+    }
     let cached = realm.read(|state_now| {
         if !sees_everyone(state_now, viewer, policy) {
             return None;
@@ -177,6 +243,31 @@ pub(super) enum UpdatePresenceResponse {
 pub(super) enum Presences {
     Legacy(BTreeMap<String, UserPresence>),
     Modern(BTreeMap<UserId, ModernPresence>),
+    /// Before feature level 178: one entry per client.
+    PerClient(BTreeMap<String, OrderedMap<LegacyEntry>>),
+    /// Before feature level 178, with `slim_presence`.
+    OldModern(BTreeMap<UserId, OldModernPresence>),
+}
+
+/// The client a request comes from, as Zulip named it (zerver/decorator.py `get_client_name`):
+/// the `client` parameter, else the User-Agent's name ("ZulipPython/0.9.1" is "ZulipPython",
+/// zerver/lib/user_agent.py), else "Unspecified".
+fn client_name(params: &RequestParams, headers: &HeaderMap) -> String {
+    if let Some(client) = params.get("client") {
+        return client.to_owned();
+    }
+    let Some(user_agent) = headers.get(header::USER_AGENT) else {
+        return "Unspecified".to_owned();
+    };
+    let user_agent = String::from_utf8_lossy(user_agent.as_bytes());
+    // `^(?P<name>[^/ ]*[^0-9/(]*)`: up to a slash or space, then on up to a digit, slash or
+    // parenthesis.
+    let first = user_agent.find(['/', ' ']).unwrap_or(user_agent.len());
+    let rest = &user_agent[first..];
+    let more = rest
+        .find(|c: char| c.is_ascii_digit() || c == '/' || c == '(')
+        .unwrap_or(rest.len());
+    user_agent[..first + more].to_owned()
 }
 
 /// The parameters `POST /users/me/presence` reads at every feature level
@@ -188,6 +279,7 @@ const UPDATE_PRESENCE_PARAMETERS: &[&str] =
 pub(super) async fn update_presence(
     State(state): State<AppState>,
     authed: AuthedUser,
+    headers: HeaderMap,
     params: RequestParams,
 ) -> ApiResult<Success<UpdatePresenceResponse>> {
     let user = &authed.user;
@@ -221,7 +313,20 @@ pub(super) async fn update_presence(
     used.extend(has_history_limit.then_some("history_limit_days"));
 
     let now = state.clock.now();
+    let per_client_level = !level.has(SINGLE_CLIENT_PRESENCE);
     if user.presence_enabled {
+        if per_client_level {
+            // Before the presence row changes: it seeds the user's first client row.
+            let client = client_name(&params, &headers);
+            authed.realm.report_client_presence(
+                user.user_id,
+                |row| {
+                    row.map(|row| vec![website_client(row, user.date_joined)])
+                        .unwrap_or_default()
+                },
+                |clients| report_client(clients, &client, status, now),
+            );
+        }
         authed
             .realm
             .report_presence(user.user_id, |row| reported_times(row, status, now));
@@ -237,6 +342,30 @@ pub(super) async fn update_presence(
         history_limit_days,
     };
     let policy = state.access_policy();
+    if per_client_level {
+        let presences = authed.realm.read(|realm| {
+            let rows = realm_client_presence(realm, user, policy, now);
+            if slim_presence {
+                Presences::OldModern(
+                    rows.into_iter()
+                        .map(|(user, clients)| (user.user_id, old_modern_presence(&clients)))
+                        .collect(),
+                )
+            } else {
+                Presences::PerClient(
+                    rows.into_iter()
+                        .map(|(user, clients)| (user.email.clone(), per_client(&clients)))
+                        .collect(),
+                )
+            }
+        });
+        return Ok(Success::new(UpdatePresenceResponse::Presences {
+            presences,
+            server_timestamp: now.unix_seconds_f64(),
+            presence_last_update_id: None,
+        })
+        .with_ignored_parameters(ignored));
+    }
     let (presences, presence_last_update_id) = authed.realm.read(|realm| {
         let selection = select_presence(realm, user, policy, query, now);
         let presences = if slim_presence {
@@ -311,18 +440,49 @@ pub(super) async fn get_user_presence(
 ) -> ApiResult<Success<UserPresenceResponse>> {
     let now = state.clock.now();
     let policy = state.access_policy();
-    let found = authed
-        .realm
-        .read(|realm| user_presence(realm, &authed.user, policy, &user_id_or_email, now));
-    let presence = found.map_err(|err| {
+    let level = policy.feature_level;
+    let error = |err| {
         ApiError::BadRequest(match err {
             UserPresenceError::NoSuchUser => "No such user".to_owned(),
             UserPresenceError::Bot => "Presence is not supported for bot users.".to_owned(),
             UserPresenceError::InsufficientPermission => "Insufficient permission".to_owned(),
             UserPresenceError::NoPresenceData => format!("No presence data for {user_id_or_email}"),
         })
-    })?;
-    let level = policy.feature_level;
+    };
+    let ignored = state.ignored_parameters(&params, &[]);
+    if !level.has(SINGLE_CLIENT_PRESENCE) {
+        let (clients, aggregated) = authed
+            .realm
+            .read(|realm| user_client_presence(realm, &authed.user, policy, &user_id_or_email, now))
+            .map_err(error)?;
+        let mut entries = Vec::with_capacity(clients.len() + 1);
+        if let Some(newest) = clients.last() {
+            entries.push((
+                "aggregated".to_owned(),
+                StatusAndTime {
+                    status: aggregated,
+                    timestamp: newest.timestamp.unix_seconds(),
+                },
+            ));
+        }
+        for client in &clients {
+            entries.push((
+                client.client.clone(),
+                StatusAndTime {
+                    status: client.status.as_str(),
+                    timestamp: client.timestamp.unix_seconds(),
+                },
+            ));
+        }
+        return Ok(Success::new(UserPresenceResponse::Legacy {
+            presence: OrderedMap(entries),
+        })
+        .with_ignored_parameters(ignored));
+    }
+    let found = authed
+        .realm
+        .read(|realm| user_presence(realm, &authed.user, policy, &user_id_or_email, now));
+    let presence = found.map_err(error)?;
     let timestamp = presence.website.timestamp;
     let aggregated = StatusAndTime {
         status: presence.aggregated_status,
@@ -354,5 +514,5 @@ pub(super) async fn get_user_presence(
             ]),
         }
     };
-    Ok(Success::new(body).with_ignored_parameters(state.ignored_parameters(&params, &[])))
+    Ok(Success::new(body).with_ignored_parameters(ignored))
 }

@@ -388,3 +388,214 @@ async fn single_user_presence_has_three_shapes_around_487_and_497() {
         JSON_NEVER_CACHE,
     );
 }
+
+/// The default fixture at `level`, Hamlet's presence given per client: the web app active ten
+/// minutes ago, the mobile app (push-capable) half a minute ago.
+fn hamlet_per_client(level: u32) -> TestApp {
+    let mut fixture = default_fixture_json();
+    fixture["server"] =
+        json!({"feature_level": level, "CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE": true});
+    let rows = fixture["realms"][0]["presence"].as_array_mut().unwrap();
+    let hamlet = rows.iter_mut().find(|row| row["user_id"] == 3).unwrap();
+    *hamlet = json!({"user_id": 3, "clients": [
+        {"client": "ZulipMobile", "status": "active", "timestamp": "-30s", "pushable": true},
+        {"client": "website", "status": "active", "timestamp": "-10m", "pushable": true},
+    ]});
+    TestApp::from_fixture_json(&fixture)
+}
+
+fn client_entry(client: &str, status: &str, timestamp: i64, pushable: bool) -> Value {
+    json!({"client": client, "status": status, "timestamp": timestamp, "pushable": pushable})
+}
+
+#[tokio::test]
+async fn before_178_presence_has_one_entry_per_client_and_from_178_only_website() {
+    let before = hamlet_per_client(177).get_realm_presence(IAGO).await;
+    let after = hamlet_per_client(178).get_realm_presence(IAGO).await;
+
+    let mut everyone = everyone_in_the_default_realm();
+    everyone["hamlet@zulip.com"] = json!({
+        "aggregated": {"client": "ZulipMobile", "status": "active", "timestamp": NOW - 30},
+        "website": client_entry("website", "active", NOW - 600, true),
+        "ZulipMobile": client_entry("ZulipMobile", "active", NOW - 30, true),
+    });
+    before.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone),
+        JSON_NEVER_CACHE,
+    );
+    // Zulip 7.0 kept the newest report of any client, and the newest "active" one.
+    let mut everyone = everyone_in_the_default_realm();
+    everyone["hamlet@zulip.com"] = legacy("active", NOW - 30);
+    after.assert_json(
+        StatusCode::OK,
+        realm_presence_body(everyone),
+        JSON_NEVER_CACHE,
+    );
+}
+
+#[tokio::test]
+async fn before_178_the_entries_keep_the_order_zulip_sent_aggregated_first_then_oldest_report() {
+    let before = hamlet_per_client(177).get_realm_presence(IAGO).await;
+
+    let text = before.text();
+    let hamlet = &text[text.find("\"hamlet@zulip.com\"").unwrap()..];
+    let order: Vec<usize> = ["\"aggregated\":{", "\"website\":{", "\"ZulipMobile\":{"]
+        .iter()
+        .map(|key| hamlet.find(key).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{hamlet}");
+}
+
+#[tokio::test]
+async fn before_178_a_report_records_the_client_named_by_the_user_agent() {
+    let app = TestApp::at_feature_level(177);
+
+    let reported = app
+        .request(Method::POST, "/api/v1/users/me/presence")
+        .basic_auth(HAMLET)
+        .header("user-agent", "ZulipPython/0.9.1 (Debian GNU/Linux; 12)")
+        .form("status=active")
+        .send()
+        .await;
+
+    let mut everyone = everyone_in_the_default_realm();
+    everyone["hamlet@zulip.com"] = json!({
+        "aggregated": {"client": "ZulipPython", "status": "active", "timestamp": NOW},
+        "website": client_entry("website", "active", NOW - 80, false),
+        "ZulipPython": client_entry("ZulipPython", "active", NOW, false),
+    });
+    reported.assert_json(
+        StatusCode::OK,
+        success_with(json!({"presences": everyone, "server_timestamp": SERVER_TIMESTAMP})),
+        JSON_NEVER_CACHE,
+    );
+}
+
+async fn hamlets_clients(app: &TestApp) -> Value {
+    app.get_realm_presence(IAGO).await.json()["presences"]["hamlet@zulip.com"].clone()
+}
+
+#[tokio::test]
+async fn before_178_the_client_parameter_names_the_client_and_zulip_desktop_is_the_web_app() {
+    let app = TestApp::at_feature_level(177);
+    app.advance(120);
+
+    app.post_presence(HAMLET, "status=idle&client=ZulipMobile")
+        .await;
+    app.post_presence(HAMLET, "status=active&client=ZulipDesktop")
+        .await;
+
+    assert_eq!(
+        hamlets_clients(&app).await,
+        json!({
+            "aggregated": {"client": "website", "status": "active", "timestamp": NOW + 120},
+            "ZulipMobile": client_entry("ZulipMobile", "idle", NOW + 120, false),
+            "website": client_entry("website", "active", NOW + 120, false),
+        })
+    );
+}
+
+#[tokio::test]
+async fn before_178_an_active_client_ignores_idle_for_70_seconds() {
+    let app = TestApp::at_feature_level(177);
+    let report = |status: &'static str| {
+        let app = &app;
+        async move {
+            app.request(Method::POST, "/api/v1/users/me/presence")
+                .basic_auth(HAMLET)
+                .header("user-agent", "ZulipMobile/27.0")
+                .form(&format!("status={status}&ping_only=true"))
+                .send()
+                .await
+        }
+    };
+
+    report("active").await;
+    app.advance(70);
+    report("idle").await;
+    let within = hamlets_clients(&app).await["ZulipMobile"].clone();
+    app.advance(1);
+    report("idle").await;
+    let after = hamlets_clients(&app).await["ZulipMobile"].clone();
+
+    assert_eq!(within, client_entry("ZulipMobile", "active", NOW, false));
+    assert_eq!(after, client_entry("ZulipMobile", "idle", NOW + 71, false));
+}
+
+#[tokio::test]
+async fn before_178_slim_presence_gives_the_newest_active_and_idle_reports_by_user_id() {
+    let app = hamlet_per_client(177);
+
+    let response = app
+        .post_presence(IAGO, "status=active&slim_presence=true&ping_only=false")
+        .await;
+
+    let presences = response.json()["presences"].clone();
+    assert_eq!(presences["3"], json!({"active_timestamp": NOW - 30}));
+    assert_eq!(presences["1"], json!({"idle_timestamp": NOW - 300}));
+    assert_eq!(presences["2"], json!({"active_timestamp": NOW}));
+}
+
+#[tokio::test]
+async fn before_178_single_user_presence_lists_each_client_without_client_and_pushable() {
+    let response = hamlet_per_client(177)
+        .get_user_presence(IAGO, "hamlet@zulip.com")
+        .await;
+
+    response.assert_json(
+        StatusCode::OK,
+        success_with(json!({"presence": {
+            "aggregated": {"status": "active", "timestamp": NOW - 30},
+            "website": {"status": "active", "timestamp": NOW - 600},
+            "ZulipMobile": {"status": "active", "timestamp": NOW - 30},
+        }})),
+        JSON_NEVER_CACHE,
+    );
+}
+
+#[tokio::test]
+async fn single_user_presence_is_offline_after_300_s_before_164_and_after_200_s_from_164() {
+    // Desdemona's last report, "idle", was 300 s ago.
+    let aggregated = |level: u32| async move {
+        TestApp::at_feature_level(level)
+            .get_user_presence(IAGO, "desdemona@zulip.com")
+            .await
+            .json()["presence"]["aggregated"]
+            .clone()
+    };
+
+    assert_eq!(
+        aggregated(163).await,
+        json!({"status": "idle", "timestamp": NOW - 300})
+    );
+    assert_eq!(
+        aggregated(164).await,
+        json!({"status": "offline", "timestamp": NOW - 300})
+    );
+}
+
+#[tokio::test]
+async fn per_client_rows_survive_an_export_and_import() {
+    let app = hamlet_per_client(177);
+    let exported = app.admin(Method::GET, "/__admin/state", None).await.json();
+
+    let other = TestApp::new();
+    other
+        .admin(Method::PUT, "/__admin/state", Some(exported.clone()))
+        .await;
+
+    assert_eq!(
+        other.get_realm_presence(IAGO).await.text(),
+        app.get_realm_presence(IAGO).await.text()
+    );
+    let rows = exported["realms"][0]["presence"].as_array().unwrap();
+    let hamlet = rows.iter().find(|row| row["user_id"] == 3).unwrap();
+    assert_eq!(
+        hamlet["clients"],
+        json!([
+            {"client": "website", "status": "active", "timestamp": SERVER_TIMESTAMP - 600.0, "pushable": true},
+            {"client": "ZulipMobile", "status": "active", "timestamp": SERVER_TIMESTAMP - 30.0, "pushable": true},
+        ])
+    );
+}
