@@ -364,6 +364,7 @@ fn help_lists_every_flag_with_its_environment_twin() {
             "--realm-presence-ignored-parameters",
             "ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS",
         ),
+        ("--feature-level", "ZULIP_MOCK_FEATURE_LEVEL"),
         ("--watch", "ZULIP_MOCK_WATCH"),
         ("--no-admin", "ZULIP_MOCK_NO_ADMIN"),
         ("--admin-token", "ZULIP_MOCK_ADMIN_TOKEN"),
@@ -505,4 +506,32 @@ fn no_admin_turns_the_admin_api_off_but_keeps_health() {
 
     assert!(reset.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reset}");
     assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+}
+
+#[test]
+fn the_feature_level_flag_makes_the_server_that_zulip_version_even_after_a_reset() {
+    let server = Server::start(&["--feature-level", "185"], &[]);
+
+    let before = body_of(&server.request("GET /api/v1/server_settings HTTP/1.1\r\n"));
+    server.send_json("POST", "/__admin/reset", "");
+    let after = body_of(&server.request("GET /api/v1/server_settings HTTP/1.1\r\n"));
+    server.terminate();
+
+    for settings in [before, after] {
+        assert_eq!(settings["zulip_feature_level"], 185);
+        assert_eq!(settings["zulip_version"], "7.0");
+        assert_eq!(settings["zulip_merge_base"], "7.0");
+        assert_eq!(settings.get("realm_url"), None);
+    }
+}
+
+#[test]
+fn a_feature_level_of_zero_is_refused_at_start() {
+    let (code, stderr) = run_to_exit(&["--feature-level", "0"]);
+
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("invalid feature level \"0\": expected a whole number of 1 or more"),
+        "{stderr}"
+    );
 }

@@ -195,13 +195,27 @@ class PresenceUpdateTest(unittest.TestCase):
             {"status": "active", "ping_only": False, "new_user_input": True})
         after = int(time.time())
         reported = result["presences"]["hamlet@zulip.com"]
-        timestamp = reported["website"]["timestamp"]
+        if REPORTS_CLIENTS:
+            # Before feature level 178 each client has its entry: the client's own report
+            # (named by its User-Agent) next to the web app's older one.
+            timestamp = reported["ZulipPython"]["timestamp"]
+            self.assertEqual(reported, {
+                "aggregated": {"client": "ZulipPython", "status": "active", "timestamp": timestamp},
+                "website": legacy("active", self.now - 80)["website"],
+                "ZulipPython": {"client": "ZulipPython", "status": "active", "timestamp": timestamp,
+                                "pushable": False},
+            })
+        else:
+            timestamp = reported["website"]["timestamp"]
+            self.assertEqual(reported, legacy("active", timestamp))
         self.assertTrue(before <= timestamp <= after, (before, timestamp, after))
-        self.assertEqual(reported, legacy("active", timestamp))
         self.assertEqual(result["result"], "success")
-        self.assertEqual(result["presence_last_update_id"], 12)
+        if HAS_LAST_UPDATE_ID:
+            self.assertEqual(result["presence_last_update_id"], 12)
+        else:
+            self.assertNotIn("presence_last_update_id", result)
         seen = client(IAGO, self.site).get_realm_presence()
-        self.assertEqual(seen["presences"]["hamlet@zulip.com"], legacy("active", timestamp))
+        self.assertEqual(seen["presences"]["hamlet@zulip.com"], reported)
 
     def test_ping_only_gets_just_success(self):
         result = client(HAMLET, self.site).update_presence({"status": "idle", "ping_only": True})
@@ -217,24 +231,33 @@ class PresenceUpdateTest(unittest.TestCase):
     def test_get_user_presence_returns_one_users_presence(self):
         before = time.time()
         result = client(IAGO, self.site).get_user_presence("othello@zulip.com")
-        server_timestamp = result.pop("server_timestamp")
-        self.assertTrue(before - 0.001 <= server_timestamp <= time.time() + 0.001)
-        self.assertEqual(result, {
-            "result": "success",
-            "msg": "",
-            "presence": {
-                "active_timestamp": self.now - 200,
-                "idle_timestamp": self.now - 20,
-                "aggregated": {"status": "idle", "timestamp": self.now - 20},
-                "website": {"status": "idle", "timestamp": self.now - 20},
-            },
-        })
+        legacy_part = {
+            "aggregated": {"status": "idle", "timestamp": self.now - 20},
+            "website": {"status": "idle", "timestamp": self.now - 20},
+        }
+        if LEVEL >= 497:
+            server_timestamp = result.pop("server_timestamp")
+            self.assertTrue(before - 0.001 <= server_timestamp <= time.time() + 0.001)
+            presence = {"active_timestamp": self.now - 200, "idle_timestamp": self.now - 20, **legacy_part}
+        else:
+            presence = legacy_part
+        self.assertEqual(result, {"result": "success", "msg": "", "presence": presence})
         self.assertEqual(client(IAGO, self.site).get_user_presence("nobody@zulip.com"),
                          {"result": "error", "msg": "No such user", "code": "BAD_REQUEST"})
 
     def test_polling_with_last_update_id_returns_only_changes(self):
         # Zoe has presence_enabled off, so her own reports never change anything: a pure poller.
         zoe, cordelia = client(ZOE, self.site), client(CORDELIA, self.site)
+        if not HAS_LAST_UPDATE_ID:
+            # New in feature level 263: before, an unknown parameter, ignored.
+            result = zoe.update_presence({"status": "idle", "last_update_id": -1})
+            self.assertNotIn("presence_last_update_id", result)
+            self.assertIn("hamlet@zulip.com", result["presences"])
+            if LISTS_IGNORED_PARAMETERS:
+                self.assertEqual(result["ignored_parameters_unsupported"], ["last_update_id"])
+            else:
+                self.assertNotIn("ignored_parameters_unsupported", result)
+            return
         first = zoe.update_presence({"status": "idle", "last_update_id": -1})
         self.assertEqual(first["presence_last_update_id"], 11)
         self.assertEqual(sorted(first["presences"]), ["1", "11", "2", "3", "4", "5", "8"])
