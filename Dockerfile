@@ -38,6 +38,8 @@ ENV ZULIP_MOCK_LOG_FORMAT=text
 # Whether GET /realm/presence lists unsupported parameters (listed, as documented) or leaves
 # them out (omitted, as Zulip's source does for this view).
 ENV ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS=listed
+# The Zulip API feature level to be (unset: the fixture's), e.g. 185 for Zulip 7.0.
+# ZULIP_MOCK_FEATURE_LEVEL=185
 # How many requests the admin API's journal keeps (the oldest go first; 0 records none).
 ENV ZULIP_MOCK_JOURNAL_SIZE=10000
 # The admin API (/__admin) is open by default, for tests. Set ZULIP_MOCK_ADMIN_TOKEN to require
