@@ -120,7 +120,9 @@ pub fn website_client(row: &PresenceRow, date_joined: Timestamp) -> ClientPresen
     }
 }
 
-/// Realm presence before feature level 178 (Zulip 6's `get_status_dict_by_realm`): for each
+/// Realm presence before feature level 178 (Zulip 6.x, zerver/lib/presence.py
+/// `get_status_dict_by_realm` and `get_legacy_user_info`: rows of active humans reported
+/// within two weeks, sorted by user and time): for each
 /// active human `viewer` may see, their client rows reported within 14 days, oldest first.
 pub fn realm_client_presence<'a>(
     state: &'a RealmState,
@@ -161,7 +163,8 @@ pub fn realm_client_presence<'a>(
         .collect()
 }
 
-/// Zulip's write rule before feature level 178 (`do_update_user_presence`), for one client's
+/// Zulip's write rule before feature level 178 (Zulip 6.x, zerver/actions/presence.py
+/// `do_update_user_presence`, a row per user and client), for one client's
 /// row: a new client gets a row; an existing row takes the report unless it is "active", less
 /// than 70 s old, and the report says "idle". A new row is pushable when the user's other rows
 /// are (it is a property of the user: a push device and offline notifications on).
@@ -197,7 +200,8 @@ pub fn report_client(
     }
 }
 
-/// The modern format before feature level 178 (Zulip 6's `get_modern_user_info`): the newest
+/// The modern format before feature level 178 (Zulip 6.x, zerver/lib/presence.py
+/// `get_modern_user_info`): the newest
 /// "active" and the newest "idle" report, each left out when there is none.
 pub fn old_modern_presence(clients: &[ClientPresence]) -> OldModernPresence {
     let newest = |status: Status| {
