@@ -15,6 +15,7 @@ mod helpers;
 mod http;
 mod presence;
 mod process;
+mod properties;
 mod readme;
 mod server_settings;
 mod update_presence;
