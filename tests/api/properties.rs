@@ -82,7 +82,7 @@ fn email(id: u64) -> String {
 }
 
 fn key(id: u64) -> String {
-    format!("{:0>32}", id)
+    format!("{id:0>32}")
 }
 
 fn seconds(micros: i64) -> f64 {
