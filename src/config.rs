@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -9,7 +10,7 @@ use crate::clock::ClockStart;
 use crate::feature_level::FeatureLevel;
 use crate::journal;
 use crate::rate_limit::RateRule;
-use crate::state::{AdminAccess, Options, RealmPresenceIgnoredParameters};
+use crate::state::{AdminAccess, Limits, Options, RealmPresenceIgnoredParameters};
 
 /// A mock Zulip server for the presence API.
 #[derive(Debug, Parser)]
@@ -72,6 +73,21 @@ pub struct Config {
     #[arg(long, env = "ZULIP_MOCK_FEATURE_LEVEL", value_name = "LEVEL", value_parser = parse_feature_level)]
     pub feature_level: Option<FeatureLevel>,
 
+    /// Connections served at once; past it, new ones wait in the kernel's backlog.
+    #[arg(long, env = "ZULIP_MOCK_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a client has to send a whole request head; slower connections are closed.
+    #[arg(long, env = "ZULIP_MOCK_HEADER_READ_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS",
+          value_parser = parse_seconds)]
+    pub header_read_timeout: f64,
+
+    /// Seconds within which every request is answered, or it gets a 504.
+    #[arg(long, env = "ZULIP_MOCK_REQUEST_TIMEOUT", default_value_t = 90.0, value_name = "SECONDS",
+          value_parser = parse_seconds)]
+    pub request_timeout: f64,
+
     /// Reload the fixture file (--fixtures) whenever it changes: a valid edit replaces the whole
     /// state at once (and is what /__admin/reset restores), an invalid one is logged and the
     /// old state kept.
@@ -101,6 +117,15 @@ pub struct Config {
     /// as 200/60 (Zulip's default). Off by default, as in Zulip's test settings.
     #[arg(long, env = "ZULIP_MOCK_RATE_LIMIT", value_name = "REQUESTS/SECONDS")]
     pub rate_limit: Option<RateRule>,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "invalid duration {text:?}: expected seconds above 0, at most 86400"
+        )),
+    }
 }
 
 fn parse_feature_level(text: &str) -> Result<FeatureLevel, String> {
@@ -141,6 +166,11 @@ impl Config {
             },
             journal_capacity: self.journal_size,
             feature_level: self.feature_level,
+            limits: Limits {
+                max_connections: self.max_connections as usize,
+                header_read_timeout: Duration::from_secs_f64(self.header_read_timeout),
+                request_timeout: Duration::from_secs_f64(self.request_timeout),
+            },
             rate_limit: self.rate_limit,
         }
     }

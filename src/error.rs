@@ -59,6 +59,11 @@ pub enum ApiError {
         code: &'static str,
     },
 
+    /// 504 `REQUEST_TIMEOUT`: the mock did not answer within its request timeout (only an
+    /// injected delay can take that long). Zulip's nginx would answer with an HTML 504.
+    #[error("The request timed out")]
+    Timeout,
+
     /// 500 without `code`: a bug in the mock. Details go to the log, never to the client.
     #[error("Internal server error")]
     Internal,
@@ -103,6 +108,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Deactivated { .. } => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Injected { status, .. } => *status,
@@ -113,6 +119,7 @@ impl ApiError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::RateLimited { with_code, .. } => with_code.then_some("RATE_LIMIT_HIT"),
+            Self::Timeout => Some("REQUEST_TIMEOUT"),
             Self::Deactivated { code, .. } => Some(code),
             Self::Injected { code, .. } => code.as_deref(),
             Self::NotLoggedIn | Self::Unauthenticated(_) => Some("UNAUTHORIZED"),

@@ -185,9 +185,9 @@ impl FaultSpec {
     }
 }
 
-/// The longest delay a fault may ask for (a test that needs longer is better served by a
-/// dropped connection).
-pub const MAX_DELAY_MS: u64 = 120_000;
+/// The longest delay a fault may ask for, below the default request timeout (a test that needs
+/// longer is better served by a dropped connection).
+pub const MAX_DELAY_MS: u64 = 60_000;
 
 /// What faults match on.
 #[derive(Clone, Copy, Debug)]

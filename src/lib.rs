@@ -40,13 +40,19 @@ pub mod watch;
 
 use std::any::Any;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{Level, Span};
@@ -64,7 +70,17 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             observe::observe,
         ));
-    let app = with_middleware(routes).with_state(state);
+    let request_timeout = state.options.limits.request_timeout;
+    let app = with_middleware(routes)
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(request)).await {
+                    Ok(response) => response,
+                    Err(_) => axum::response::IntoResponse::into_response(error::ApiError::Timeout),
+                }
+            },
+        ))
+        .with_state(state);
     // A realm named in the path (`/__realm/<subdomain>/api/...`) is taken off before routing,
     // so this layer wraps the whole routed app.
     Router::new()
@@ -106,16 +122,61 @@ fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
 }
 
 /// Serves `build_app(state)` on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish.
+/// requests finish. Connections are capped (`Limits::max_connections`: past it, new ones wait
+/// in the kernel's backlog until one closes), and a client must send a whole request head
+/// within `Limits::header_read_timeout`, so slow clients cannot pin the server.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, build_app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.options.limits;
+    let app = build_app(state);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small JSON bodies go out at once instead of waiting for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A connection error is the client's business (a reset, a timeout); it is over.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
 }
+
+/// hyper's read buffer for a request head (request line and headers): a head that does not fit
+/// gets 431 and the connection is closed. Heads up to this size are always accepted; hyper
+/// notices a larger one when a read finds the buffer full, which may be some way past it.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// A handler panicked: Zulip's 500 body; the details go to the log only.
 fn internal_error_for_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -154,7 +215,19 @@ mod tests {
             clock::Clock::system(),
             state::Options::default(),
         );
-        let app = with_middleware(routes).with_state(state);
+        let request_timeout = state.options.limits.request_timeout;
+        let app = with_middleware(routes)
+            .layer(axum::middleware::from_fn(
+                move |request: Request, next: axum::middleware::Next| async move {
+                    match tokio::time::timeout(request_timeout, next.run(request)).await {
+                        Ok(response) => response,
+                        Err(_) => {
+                            axum::response::IntoResponse::into_response(error::ApiError::Timeout)
+                        }
+                    }
+                },
+            ))
+            .with_state(state);
 
         let panicked = app
             .clone()

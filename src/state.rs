@@ -1,6 +1,7 @@
 //! `AppState`: what every request shares. Cloning is cheap: every field is a handle.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::clock::{Clock, ClockMode};
 use crate::faults::Faults;
@@ -33,6 +34,27 @@ pub enum AdminAccess {
     Disabled,
 }
 
+/// How much the server lets a client take (README, "Limits").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; past it, new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// A client must send a whole request head within this (slow clients cannot pin the server).
+    pub header_read_timeout: Duration,
+    /// A request must be answered within this, or it gets a 504.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
 /// Options that shape the server without being part of the fixture.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -44,6 +66,7 @@ pub struct Options {
     pub rate_limit: Option<RateRule>,
     /// `--feature-level`: the level every loaded fixture file is made to have.
     pub feature_level: Option<FeatureLevel>,
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -54,6 +77,7 @@ impl Default for Options {
             journal_capacity: journal::DEFAULT_CAPACITY,
             rate_limit: None,
             feature_level: None,
+            limits: Limits::default(),
         }
     }
 }

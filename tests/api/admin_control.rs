@@ -606,3 +606,32 @@ async fn the_rate_limit_applies_with_the_journal_off() {
         .await;
     count.assert_admin(StatusCode::OK, json!({"count": 0}));
 }
+
+#[tokio::test]
+async fn a_request_slower_than_the_request_timeout_gets_504() {
+    let app = TestApp::with_options(
+        &default_fixture_json(),
+        zulip_presence_mock::state::Options {
+            limits: zulip_presence_mock::state::Limits {
+                request_timeout: std::time::Duration::from_millis(50),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    app.admin(
+        Method::POST,
+        "/__admin/faults",
+        Some(json!({"delay_ms": 2_000, "times": 1})),
+    )
+    .await;
+
+    let timed_out = app.get_realm_presence(IAGO).await;
+
+    timed_out.assert_json(
+        StatusCode::GATEWAY_TIMEOUT,
+        json!({"result": "error", "msg": "The request timed out", "code": "REQUEST_TIMEOUT"}),
+        JSON,
+    );
+    app.get_realm_presence(IAGO).await.assert_everyone_listed();
+}

@@ -535,3 +535,104 @@ fn a_feature_level_of_zero_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+/// `Authorization` for Iago, as a header line.
+fn iago_authorization() -> String {
+    format!(
+        "Authorization: {}\r\n",
+        basic(&format!("{}:{}", IAGO.email, IAGO.api_key))
+    )
+}
+
+#[test]
+fn sigterm_during_a_request_lets_it_finish_then_exits_0() {
+    let server = Server::start(&[], &[]);
+    server.send_json(
+        "POST",
+        "/__admin/faults",
+        r#"{"path": "/api/v1/realm/presence", "delay_ms": 700, "times": 1}"#,
+    );
+    let addr = server.addr.clone();
+    let in_flight = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /api/v1/realm/presence HTTP/1.1\r\n{}Host: {addr}\r\nConnection: close\r\n\r\n",
+            iago_authorization()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    std::thread::sleep(Duration::from_millis(200));
+
+    let (code, _, output) = server.terminate();
+    let response = in_flight.join().unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("\"presences\":{"), "{response}");
+    assert_eq!(code, Some(0), "{output:?}");
+}
+
+/// hyper refuses a head once its 64 KiB read buffer is full without a whole head in it; how
+/// far past 64 KiB that happens depends on how the bytes arrive, so this sends far more.
+#[test]
+fn a_request_head_far_over_64_kib_gets_431() {
+    let server = Server::start(&[], &[]);
+
+    let response = server.request(&format!(
+        "GET /api/v1/server_settings HTTP/1.1\r\nX-Padding: {}\r\n",
+        "a".repeat(256 * 1024)
+    ));
+    let after = server.request("GET /__admin/health HTTP/1.1\r\n");
+    server.terminate();
+
+    assert!(
+        response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{response}"
+    );
+    assert!(after.starts_with("HTTP/1.1 200 OK\r\n"), "{after}");
+}
+
+#[test]
+fn a_client_too_slow_to_send_its_request_head_is_disconnected() {
+    let server = Server::start(&["--header-read-timeout", "0.5"], &[]);
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+
+    // Half a request head, then nothing: the server must give up on it.
+    write!(slow, "GET /api/v1/server_settings HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut received = Vec::new();
+    let closed = slow.read_to_end(&mut received);
+    let healthy = server.request("GET /__admin/health HTTP/1.1\r\n");
+    server.terminate();
+
+    assert!(closed.is_ok(), "the connection was not closed: {closed:?}");
+    assert!(
+        !String::from_utf8_lossy(&received).contains("200 OK"),
+        "{received:?}"
+    );
+    assert!(healthy.starts_with("HTTP/1.1 200 OK\r\n"), "{healthy}");
+}
+
+#[test]
+fn past_the_connection_cap_a_client_waits_for_a_free_connection_instead_of_failing() {
+    let server = Server::start(
+        &["--max-connections", "1", "--header-read-timeout", "1"],
+        &[],
+    );
+    // The one connection allowed, held idle until the header timeout closes it.
+    let idle = TcpStream::connect(&server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let waiting = server.request("GET /__admin/health HTTP/1.1\r\n");
+    server.terminate();
+    drop(idle);
+
+    assert!(waiting.starts_with("HTTP/1.1 200 OK\r\n"), "{waiting}");
+}
