@@ -636,3 +636,71 @@ fn past_the_connection_cap_a_client_waits_for_a_free_connection_instead_of_faili
 
     assert!(waiting.starts_with("HTTP/1.1 200 OK\r\n"), "{waiting}");
 }
+
+#[test]
+fn no_secret_reaches_the_log_the_journal_or_an_error() {
+    const ADMIN_TOKEN: &str = "admin-token-c4f3b4b3";
+    const MALFORMED_KEY: &str = "tooShortButSecret";
+    let server = Server::start(&["--admin-token", ADMIN_TOKEN], &[("RUST_LOG", "trace")]);
+    let as_user =
+        |email: &str, key: &str| format!("Authorization: {}\r\n", basic(&format!("{email}:{key}")));
+    let mut answers = Vec::new();
+    for authorization in [
+        as_user(IAGO.email, IAGO.api_key),
+        as_user(HAMLET.email, IAGO.api_key),
+        as_user(HAMLET.email, MALFORMED_KEY),
+        as_user("nobody@zulip.com", HAMLET.api_key),
+        as_user(OPHELIA.email, OPHELIA.api_key),
+    ] {
+        answers.push(server.request(&format!(
+            "GET /api/v1/realm/presence?api_key={} HTTP/1.1\r\n{authorization}",
+            ZOE.api_key
+        )));
+    }
+    let form = format!("status=active&api_key={}", KING.api_key);
+    answers.push(server.request(&format!(
+        "POST /api/v1/users/me/presence HTTP/1.1\r\n{}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        as_user(HAMLET.email, HAMLET.api_key),
+        form.len()
+    )));
+    answers.push(
+        server.request("GET /__admin/requests HTTP/1.1\r\nAuthorization: Bearer wrong-token\r\n"),
+    );
+    let journal = server.request(&format!(
+        "GET /__admin/requests HTTP/1.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+    ));
+    let (_, _, output) = server.terminate();
+
+    assert!(journal.starts_with("HTTP/1.1 200 OK\r\n"), "{journal}");
+    assert!(journal.contains("\"auth_failure\":\"the API key is not 32 letters and digits"));
+    let log = output.join("\n");
+    let secrets = [
+        IAGO.api_key,
+        HAMLET.api_key,
+        OPHELIA.api_key,
+        ZOE.api_key,
+        KING.api_key,
+        MALFORMED_KEY,
+        ADMIN_TOKEN,
+    ];
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log shows {secret}:\n{log}");
+        assert!(!journal.contains(secret), "the journal shows {secret}");
+        for answer in &answers {
+            assert!(
+                !answer.contains(secret),
+                "a response shows {secret}: {answer}"
+            );
+        }
+    }
+    for header in ["Basic ", "Bearer "] {
+        assert!(
+            !log.contains(header),
+            "the log shows an Authorization header"
+        );
+        assert!(
+            !journal.contains(header),
+            "the journal shows an Authorization header"
+        );
+    }
+}
