@@ -78,8 +78,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// Seconds a client has to send a whole request head; slower connections are closed.
-    #[arg(long, env = "ZULIP_MOCK_HEADER_READ_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS",
+    /// Seconds a client has to send a whole request head, also while a kept-alive connection
+    /// waits for its next request; slower or idle connections are closed (as nginx closes idle
+    /// ones after its keepalive_timeout).
+    #[arg(long, env = "ZULIP_MOCK_HEADER_READ_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS",
           value_parser = parse_seconds)]
     pub header_read_timeout: f64,
 
