@@ -336,6 +336,23 @@ fn a_missing_fixture_file_stops_start_up() {
 }
 
 #[test]
+fn an_unreadable_fixture_stops_start_up() {
+    let dir = test_dir("unreadable");
+    let (code, stderr) =
+        run_to_exit(&["--fixtures", dir.to_str().unwrap(), "--bind", "127.0.0.1:0"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with(&format!(
+            "zulip-presence-mock: bad fixture: {}: cannot read the fixture: ",
+            dir.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_port_in_use_stops_start_up() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
