@@ -70,15 +70,10 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             observe::observe,
         ));
-    let request_timeout = state.options.limits.request_timeout;
     let app = with_middleware(routes)
-        .layer(axum::middleware::from_fn(
-            move |request: Request, next: axum::middleware::Next| async move {
-                match tokio::time::timeout(request_timeout, next.run(request)).await {
-                    Ok(response) => response,
-                    Err(_) => axum::response::IntoResponse::into_response(error::ApiError::Timeout),
-                }
-            },
+        .layer(axum::middleware::from_fn_with_state(
+            state.options.limits.request_timeout,
+            enforce_request_timeout,
         ))
         .with_state(state);
     // A realm named in the path (`/__realm/<subdomain>/api/...`) is taken off before routing,
@@ -88,6 +83,19 @@ pub fn build_app(state: AppState) -> Router {
         .layer(axum::middleware::map_request(|request: Request| async {
             auth::strip_realm_prefix(request)
         }))
+}
+
+/// Answers Zulip-shaped 504 when a request takes longer than `limit` (only an injected delay
+/// can).
+async fn enforce_request_timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(error::ApiError::Timeout),
+    }
 }
 
 /// The layers every request passes through, around `routes` (outermost last).
