@@ -387,6 +387,9 @@ fn help_lists_every_flag_with_its_environment_twin() {
         ("--admin-token", "ZULIP_MOCK_ADMIN_TOKEN"),
         ("--journal-size", "ZULIP_MOCK_JOURNAL_SIZE"),
         ("--rate-limit", "ZULIP_MOCK_RATE_LIMIT"),
+        ("--max-connections", "ZULIP_MOCK_MAX_CONNECTIONS"),
+        ("--header-read-timeout", "ZULIP_MOCK_HEADER_READ_TIMEOUT"),
+        ("--request-timeout", "ZULIP_MOCK_REQUEST_TIMEOUT"),
     ] {
         assert!(
             help.contains(flag) && help.contains(&format!("[env: {env}")),
