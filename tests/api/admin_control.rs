@@ -635,3 +635,82 @@ async fn a_request_slower_than_the_request_timeout_gets_504() {
     );
     app.get_realm_presence(IAGO).await.assert_everyone_listed();
 }
+
+#[tokio::test]
+async fn the_journal_lists_requests_since_a_time_on_the_server_clock() {
+    let app = TestApp::new();
+    app.get_server_settings().await;
+    app.advance(60);
+    app.get_server_settings().await;
+
+    let recent = journal(&app, "?since=-30s").await;
+    let all = journal(&app, &format!("?since={NOW}")).await;
+    let bad = app
+        .admin(Method::GET, "/__admin/requests?since=soon", None)
+        .await;
+    let unknown = app
+        .admin(Method::GET, "/__admin/requests?colour=red", None)
+        .await;
+
+    assert_eq!(recent["count"], 1);
+    assert_eq!(recent["requests"][0]["id"], 2);
+    assert_eq!(all["count"], 2);
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["code"], "BAD_REQUEST");
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn control_endpoints_refuse_bad_bodies_with_a_reason() {
+    let app = TestApp::new();
+
+    let zero_rule = app
+        .admin(
+            Method::PUT,
+            "/__admin/rate_limit",
+            Some(json!({"requests": 0, "window_seconds": 60})),
+        )
+        .await;
+    let bad_time = app
+        .admin(
+            Method::POST,
+            "/__admin/time/freeze",
+            Some(json!({"at": "teatime"})),
+        )
+        .await;
+    let no_by = app.admin(Method::POST, "/__admin/time/advance", None).await;
+    let bad_status = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"error": {"status": 302}})),
+        )
+        .await;
+    let long_delay = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"delay_ms": 60_001})),
+        )
+        .await;
+
+    zero_rule.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST",
+               "msg": "requests and window_seconds must be 1 or more"}),
+    );
+    assert_eq!(bad_time.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_time.json()["path"], "$.at");
+    no_by.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST", "msg": "a JSON request body is required"}),
+    );
+    bad_status.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST", "msg": "error.status must be 400 to 599, not 302"}),
+    );
+    long_delay.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST", "msg": "delay_ms must be at most 60000"}),
+    );
+}

@@ -763,3 +763,205 @@ async fn a_realms_subdomain_cannot_be_patched() {
         json!({"result": "error", "msg": "a realm's subdomain cannot change: create a new realm instead", "code": "BAD_REQUEST"}),
     );
 }
+
+async fn refused(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let response = app.admin(method, path, body).await;
+    response.assert_headers(JSON);
+    (response.status, response.json())
+}
+
+fn error(code: &str, msg: &str) -> Value {
+    json!({"result": "error", "msg": msg, "code": code})
+}
+
+#[tokio::test]
+async fn each_state_endpoint_refuses_what_it_cannot_do_with_a_reason() {
+    let app = lab_app();
+    let cases = [
+        (
+            Method::GET,
+            "/__admin/realms/nowhere/users",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "no realm has the subdomain \"nowhere\""),
+            ),
+        ),
+        (
+            Method::GET,
+            "/__admin/realms/_root/users/99",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "no user 99 in this realm"),
+            ),
+        ),
+        (
+            Method::PATCH,
+            "/__admin/realms/_root/users/2",
+            Some(json!({"user_id": 5})),
+            (
+                StatusCode::BAD_REQUEST,
+                error("BAD_REQUEST", "a user's user_id cannot change"),
+            ),
+        ),
+        (
+            Method::PATCH,
+            "/__admin/realms/_root/users/2",
+            Some(json!(["not", "an", "object"])),
+            (
+                StatusCode::BAD_REQUEST,
+                error(
+                    "BAD_REQUEST",
+                    "a patch must be a JSON object (RFC 7386 merge patch)",
+                ),
+            ),
+        ),
+        (
+            Method::POST,
+            "/__admin/realms/_root/users",
+            None,
+            (
+                StatusCode::BAD_REQUEST,
+                error("BAD_REQUEST", "a JSON request body is required"),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/__admin/realms/_root/channels/nowhere",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "no channel named \"nowhere\""),
+            ),
+        ),
+        (
+            Method::POST,
+            "/__admin/realms/_root/channels",
+            Some(json!({"name": "GARDEN"})),
+            (
+                StatusCode::CONFLICT,
+                error("CONFLICT", "a channel named \"GARDEN\" already exists"),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/__admin/realms/_root/channels/garden/subscribers/1",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "user 1 is not subscribed to \"garden\""),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/__admin/realms/_root/direct_message_pairs/1,x",
+            None,
+            (
+                StatusCode::BAD_REQUEST,
+                error(
+                    "BAD_REQUEST",
+                    "\"1,x\" is not a comma-separated list of user ids",
+                ),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/__admin/realms/_root/direct_message_pairs/1,2",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "no direct-message pair \"1,2\""),
+            ),
+        ),
+        (
+            Method::POST,
+            "/__admin/realms/_root/direct_message_groups",
+            Some(json!([3, 3])),
+            (
+                StatusCode::BAD_REQUEST,
+                error(
+                    "BAD_REQUEST",
+                    "a direct-message group needs at least two different users",
+                ),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/__admin/realms/_root/direct_message_groups/1,2,3",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "no direct-message group \"1,2,3\""),
+            ),
+        ),
+        (
+            Method::PUT,
+            "/__admin/realms/_root/presence/99",
+            Some(json!({"last_connected_time": "now"})),
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "no user 99 in this realm"),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/__admin/realms/_root/presence/7",
+            None,
+            (
+                StatusCode::NOT_FOUND,
+                error("NOT_FOUND", "user 7 has no presence row in this realm"),
+            ),
+        ),
+        (
+            Method::PUT,
+            "/__admin/realms/t9",
+            Some(json!({"subdomain": "t8", "name": "T", "users": []})),
+            (
+                StatusCode::BAD_REQUEST,
+                error(
+                    "BAD_REQUEST",
+                    "the body is for subdomain \"t8\", the path for \"t9\"",
+                ),
+            ),
+        ),
+        (
+            Method::POST,
+            "/__admin/realms",
+            Some(json!({"subdomain": "t9", "generate": {"users": 0}})),
+            (
+                StatusCode::BAD_REQUEST,
+                error("BAD_REQUEST", "generate.users must be 1 to 200000"),
+            ),
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        assert_eq!(
+            refused(&app, method.clone(), path, body).await,
+            expected,
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_presence_row_with_a_bad_time_is_refused_at_its_json_path() {
+    let app = TestApp::new();
+
+    let (status, body) = refused(
+        &app,
+        Method::PUT,
+        "/__admin/realms/_root/presence/3",
+        Some(json!({"last_connected_time": "yesterday"})),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "INVALID_FIXTURE");
+    assert_eq!(body["path"], "$.last_connected_time");
+}
