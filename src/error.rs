@@ -59,6 +59,11 @@ pub enum ApiError {
         code: &'static str,
     },
 
+    /// 400 `BAD_EVENT_QUEUE_ID` with `queue_id`: an unknown, expired, deleted or another
+    /// user's event queue.
+    #[error("Bad event queue ID: {0}")]
+    BadEventQueue(String),
+
     /// 504 `REQUEST_TIMEOUT`: the mock did not answer within its request timeout (only an
     /// injected delay can take that long). Zulip's nginx would answer with an HTML 504.
     #[error("The request timed out")]
@@ -93,6 +98,8 @@ struct ErrorBody<'a> {
     #[serde(rename = "retry-after", skip_serializing_if = "Option::is_none")]
     retry_after: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    queue_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     allowed_methods: Option<&'a [&'static str]>,
 }
 
@@ -101,9 +108,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotLoggedIn | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::BasicAuthRequired | Self::MissingArgument(_) | Self::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BasicAuthRequired
+            | Self::MissingArgument(_)
+            | Self::BadRequest(_)
+            | Self::BadEventQueue(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -120,6 +128,7 @@ impl ApiError {
         match self {
             Self::RateLimited { with_code, .. } => with_code.then_some("RATE_LIMIT_HIT"),
             Self::Timeout => Some("REQUEST_TIMEOUT"),
+            Self::BadEventQueue(_) => Some("BAD_EVENT_QUEUE_ID"),
             Self::Deactivated { code, .. } => Some(code),
             Self::Injected { code, .. } => code.as_deref(),
             Self::NotLoggedIn | Self::Unauthenticated(_) => Some("UNAUTHORIZED"),
@@ -150,6 +159,10 @@ impl IntoResponse for ApiError {
             allowed_methods,
             retry_after: match &self {
                 Self::RateLimited { retry_after, .. } => Some(*retry_after),
+                _ => None,
+            },
+            queue_id: match &self {
+                Self::BadEventQueue(queue_id) => Some(queue_id.as_str()),
                 _ => None,
             },
         };

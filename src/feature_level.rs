@@ -52,6 +52,10 @@ pub const REALM_URL: FeatureLevel = FeatureLevel(257);
 /// Zulip 10.0: `POST /users/me/presence` takes `history_limit_days`.
 pub const HISTORY_LIMIT_DAYS: FeatureLevel = FeatureLevel(288);
 
+/// Zulip 11.0: clients may declare `simplified_presence_events` and get presence events in
+/// the modern form.
+pub const SIMPLIFIED_PRESENCE_EVENTS: FeatureLevel = FeatureLevel(419);
+
 /// Zulip 12.0-dev: the first level of the 12.0 series; `authentication_methods` lists
 /// `discord` from this series on (Zulip PR #38643; its exact level is not confirmed).
 pub const DISCORD_AUTHENTICATION: FeatureLevel = FeatureLevel(426);

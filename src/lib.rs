@@ -22,6 +22,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod feature_level;
 pub mod fixtures;
@@ -139,6 +140,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.options.limits;
+    let control = Arc::clone(&state.control);
     let app = build_app(state);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
@@ -177,6 +179,8 @@ pub async fn run(
             drop(permit);
         });
     }
+    // Long-polls answer now instead of holding the shutdown for up to their timeout.
+    control.events.close();
     graceful.shutdown().await;
     Ok(())
 }

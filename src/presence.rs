@@ -335,6 +335,11 @@ fn has_listed_presence(user: &User) -> bool {
     user.is_active && !user.is_bot
 }
 
+/// Whether `viewer` may see `target` under the access limit.
+pub fn can_access(state: &RealmState, viewer: &User, target: &User, policy: AccessPolicy) -> bool {
+    accessible_users(state, viewer, policy).is_none_or(|ids| ids.contains(&target.user_id))
+}
+
 /// Whether `viewer` sees every user (no access limit applies to them).
 pub fn sees_everyone(state: &RealmState, viewer: &User, policy: AccessPolicy) -> bool {
     accessible_users(state, viewer, policy).is_none()

@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::clock::{Clock, ClockMode};
+use crate::events::EventQueues;
 use crate::faults::Faults;
 use crate::feature_level::FeatureLevel;
 use crate::fixtures::Fixture;
@@ -92,6 +93,8 @@ pub struct Control {
     pub journal: Journal,
     pub faults: Faults,
     pub rate_limiter: RateLimiter,
+    /// Event queues for real-time presence (`/register`, `/events`).
+    pub events: EventQueues,
 }
 
 /// Shared by every request.
@@ -119,6 +122,7 @@ impl AppState {
                 journal: Journal::new(options.journal_capacity),
                 faults: Faults::default(),
                 rate_limiter: RateLimiter::new(options.rate_limit),
+                events: EventQueues::default(),
             }),
             clock,
             options: Arc::new(options),
@@ -127,7 +131,7 @@ impl AppState {
 
     /// Restores everything to the loaded fixture: the state (created realms go), the clock's
     /// start, no faults, an empty journal (ids of both start at 1 again), the configured rate
-    /// limit with no history.
+    /// limit with no history, no event queues.
     pub fn reset(&self) {
         self.clock.set_mode(self.control.clock_start);
         let base = self.base_fixture();
@@ -136,6 +140,7 @@ impl AppState {
         self.control.faults.reset();
         self.control.journal.reset();
         self.control.rate_limiter.set_rule(self.options.rate_limit);
+        self.control.events.clear();
     }
 
     /// Replaces the whole state with `fixture`, its relative times resolved now. With

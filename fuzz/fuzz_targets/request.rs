@@ -1,9 +1,11 @@
 //! Whole requests through `build_app`: any method, path, headers and body get a response,
 //! never a panic (a handler panic would be a 500, which this target also refuses). The admin
-//! API is off here, so that a fuzzed request cannot install a fault that answers 500 or waits.
+//! API is off here, so that a fuzzed request cannot install a fault that answers 500 or waits,
+//! and long-polls end at once.
 #![no_main]
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -12,6 +14,7 @@ use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 use zulip_presence_mock::clock::{Clock, Timestamp};
+use zulip_presence_mock::events::EventSettings;
 use zulip_presence_mock::fixtures::Fixture;
 use zulip_presence_mock::state::{AdminAccess, Options};
 use zulip_presence_mock::{build_app, AppState};
@@ -34,6 +37,13 @@ fn app() -> &'static (Router, tokio::runtime::Runtime) {
             ..Options::default()
         };
         let state = AppState::new(Fixture::default_fixture(), clock, options);
+        // A long-poll on a queue an earlier input registered must not wait for a heartbeat.
+        state.control.events.set_settings(EventSettings {
+            longpoll_timeout: Duration::from_millis(1),
+            heartbeat_min: Duration::from_millis(1),
+            heartbeat_max: Duration::from_millis(1),
+            ..EventSettings::default()
+        });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::auth::REALM_PATH_PREFIX;
 use crate::clock::TimeSpec;
+use crate::events::publish_presence;
 use crate::fixtures::{
     parse_json, ChannelFixture, Fixture, PresenceFixture, RealmFixture, ServerFixture, UserFixture,
 };
@@ -719,6 +720,12 @@ pub(super) async fn put_presence(
         last_active_time: body.last_active_time.map(|t| t.at(now)),
     };
     realm.report_presence(user_id, |_| Some(times));
+    // A row set here is news to the realm's event queues, as if the user had come online.
+    realm.read(|realm_state| {
+        if let Some(user) = realm_state.user(user_id) {
+            publish_presence(&state, realm_state, user, now);
+        }
+    });
     let row = realm.read(|state| state.presence_row(user_id).copied());
     let row = row.ok_or_else(|| no_user(user_id))?;
     Ok(Json(PresenceFixture::export(user_id, &row)))

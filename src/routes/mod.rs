@@ -1,6 +1,7 @@
 //! Every Zulip endpoint the mock serves, in one list (zproject/urls.py), and how each answers
 //! the HTTP methods it does not implement (zerver/lib/rest.py `rest_dispatch`).
 
+mod events;
 mod presence;
 mod server_settings;
 
@@ -20,6 +21,8 @@ use crate::state::AppState;
 const GET_HEAD: &[&str] = &["GET", "HEAD"];
 /// The methods of a POST-only endpoint.
 const POST: &[&str] = &["POST"];
+/// The methods of `/events`.
+const GET_HEAD_DELETE: &[&str] = &["GET", "HEAD", "DELETE"];
 
 /// Every Zulip API route.
 pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
@@ -27,6 +30,18 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/server_settings",
             plain_view(get(server_settings::get_server_settings)),
+        )
+        .route(
+            "/api/v1/register",
+            rest_endpoint(state, POST, post(events::register)),
+        )
+        .route(
+            "/api/v1/events",
+            rest_endpoint(
+                state,
+                GET_HEAD_DELETE,
+                get(events::get_events).delete(events::delete_events),
+            ),
         )
         .route(
             "/api/v1/realm/presence",

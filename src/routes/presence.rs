@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::auth::AuthedUser;
 use crate::cache::CacheKey;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{comes_online, publish_presence};
 use crate::feature_level::{
     HISTORY_LIMIT_DAYS, IGNORED_PARAMETERS_UNSUPPORTED, PRESENCE_LAST_UPDATE_ID,
     SINGLE_CLIENT_PRESENCE, USER_PRESENCE_COMBINED, USER_PRESENCE_MODERN,
@@ -123,7 +124,7 @@ pub(super) struct ClientPresenceResponse {
 
 impl AppState {
     /// The presence access policy the server's settings give.
-    fn access_policy(&self) -> AccessPolicy {
+    pub(super) fn access_policy(&self) -> AccessPolicy {
         let server = self.store.server();
         AccessPolicy {
             limits_presence: server.can_access_all_users_group_limits_presence,
@@ -132,7 +133,7 @@ impl AppState {
     }
 
     /// The request's unsupported parameters, when this server's feature level lists them.
-    fn ignored_parameters(&self, params: &RequestParams, used: &[&str]) -> Vec<String> {
+    pub(super) fn ignored_parameters(&self, params: &RequestParams, used: &[&str]) -> Vec<String> {
         if self
             .store
             .server()
@@ -327,9 +328,16 @@ pub(super) async fn update_presence(
                 |clients| report_client(clients, &client, status, now),
             );
         }
-        authed
-            .realm
-            .report_presence(user.user_id, |row| reported_times(row, status, now));
+        let mut online = false;
+        let changed = authed.realm.report_presence(user.user_id, |row| {
+            online = comes_online(row, status == Status::Active, now);
+            reported_times(row, status, now)
+        });
+        if changed.is_some() && online {
+            authed
+                .realm
+                .read(|realm| publish_presence(&state, realm, user, now));
+        }
     }
     let ignored = state.ignored_parameters(&params, &used);
     if ping_only {

@@ -65,6 +65,8 @@ pub const KING: Credentials = Credentials {
 pub struct TestApp {
     router: Router,
     clock: Clock,
+    /// The app's shared state, for settings tests change directly (event queue timings).
+    pub state: AppState,
 }
 
 impl TestApp {
@@ -83,9 +85,11 @@ impl TestApp {
         let fixture =
             Fixture::parse("test fixture", &fixture.to_string()).expect("valid test fixture");
         let clock = Clock::frozen(Timestamp::from_unix_micros(NOW_MICROS));
+        let state = AppState::new(fixture, clock.clone(), options);
         Self {
-            router: build_app(AppState::new(fixture, clock.clone(), options)),
+            router: build_app(state.clone()),
             clock,
+            state,
         }
     }
 

@@ -9,6 +9,7 @@ mod admin_state;
 mod auth;
 mod cache;
 mod concurrency;
+mod events;
 mod feature_level;
 mod fixtures;
 mod helpers;

@@ -1,0 +1,492 @@
+//! Event queues for real-time presence (`POST /register`, `GET` and `DELETE /events`;
+//! zerver/tornado/event_queue.py): per-queue events with consecutive ids, acknowledgement and
+//! pruning, one waiting long-poll per queue, heartbeats, idle expiry on the server clock, and
+//! bounds on queues and events. No HTTP here; `routes/events.rs` speaks the protocol.
+
+use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+
+use serde_json::json;
+
+use crate::clock::Timestamp;
+use crate::presence::{can_access, AccessPolicy, LegacyPresence, ModernPresence, WEBSITE};
+use crate::state::AppState;
+use crate::store::{PresenceRow, RealmState, User, UserId};
+
+/// How queues behave; Zulip's defaults, shortened by tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSettings {
+    /// A waiting `GET /events` answers (empty) after this (`event_queue_longpoll_timeout_seconds`).
+    pub longpoll_timeout: Duration,
+    /// A waiting poll gets a heartbeat between these two times after it starts waiting.
+    pub heartbeat_min: Duration,
+    pub heartbeat_max: Duration,
+    /// A queue nobody waits on goes this many seconds (server clock) after its last use.
+    pub idle_timeout_seconds: i64,
+    /// Queues the server holds at once; registering past it gets an error.
+    pub max_queues: usize,
+    /// Unacknowledged events a queue holds; past it the oldest go (pruned).
+    pub max_events: usize,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            longpoll_timeout: Duration::from_secs(90),
+            heartbeat_min: Duration::from_secs(45),
+            heartbeat_max: Duration::from_secs(55),
+            idle_timeout_seconds: 600,
+            max_queues: 10_000,
+            max_events: 1_000,
+        }
+    }
+}
+
+/// What a queue was registered for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// Whether "presence" is among its event types.
+    pub presence: bool,
+    /// Presence events without `email` (`slim_presence`).
+    pub slim_presence: bool,
+    /// Presence events in the modern form (`simplified_presence_events`, feature level 419).
+    pub simplified_presence: bool,
+}
+
+/// Why an acknowledgement was refused (zerver/tornado/views.py messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckError {
+    /// The client acknowledged an id older than one already pruned.
+    AlreadyPruned { newest_pruned: i64 },
+    /// The client acknowledged an id the queue never produced.
+    NotInQueue { last_event_id: i64 },
+}
+
+#[derive(Debug)]
+struct QueueState {
+    events: VecDeque<Value>,
+    next_id: i64,
+    newest_pruned_id: i64,
+    last_used: Timestamp,
+    /// Moves on with every poll that starts waiting, so an older one knows it was superseded.
+    poll: u64,
+    waiting: bool,
+}
+
+/// One client's event queue.
+#[derive(Debug)]
+pub struct EventQueue {
+    pub id: String,
+    pub subdomain: String,
+    pub user_id: UserId,
+    pub options: QueueOptions,
+    state: Mutex<QueueState>,
+    /// Wakes the waiting poll: an event arrived, or another poll took over.
+    wake: Notify,
+}
+
+impl EventQueue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `event` with the next id (set last, as Zulip appends it), dropping the oldest
+    /// when the queue holds `max_events`; wakes the waiting poll.
+    pub fn push(&self, mut event: Map<String, Value>, max_events: usize) -> i64 {
+        let id = {
+            let mut state = self.lock();
+            let id = state.next_id;
+            state.next_id += 1;
+            event.insert("id".to_owned(), Value::from(id));
+            state.events.push_back(Value::Object(event));
+            while state.events.len() > max_events {
+                if let Some(oldest) = state.events.pop_front() {
+                    state.newest_pruned_id =
+                        oldest["id"].as_i64().unwrap_or(state.newest_pruned_id);
+                }
+            }
+            id
+        };
+        self.wake.notify_waiters();
+        id
+    }
+
+    /// Drops the events up to `last_event_id` (Zulip's `prune`), or says why it cannot.
+    pub fn acknowledge(&self, last_event_id: i64, now: Timestamp) -> Result<(), AckError> {
+        let mut state = self.lock();
+        state.last_used = now;
+        if last_event_id < state.newest_pruned_id {
+            return Err(AckError::AlreadyPruned {
+                newest_pruned: state.newest_pruned_id,
+            });
+        }
+        if last_event_id >= state.next_id {
+            return Err(AckError::NotInQueue { last_event_id });
+        }
+        while state
+            .events
+            .front()
+            .is_some_and(|event| event["id"].as_i64().is_some_and(|id| id <= last_event_id))
+        {
+            state.events.pop_front();
+        }
+        state.newest_pruned_id = state.newest_pruned_id.max(last_event_id);
+        Ok(())
+    }
+
+    /// The events not yet acknowledged, oldest first.
+    pub fn pending(&self) -> Vec<Value> {
+        self.lock().events.iter().cloned().collect()
+    }
+
+    /// Starts a waiting poll, ending the one already waiting; returns its ticket.
+    pub fn start_waiting(&self) -> u64 {
+        let poll = {
+            let mut state = self.lock();
+            state.poll += 1;
+            state.waiting = true;
+            state.poll
+        };
+        self.wake.notify_waiters();
+        poll
+    }
+
+    /// Whether poll `ticket` is still the one waiting.
+    pub fn is_current(&self, ticket: u64) -> bool {
+        self.lock().poll == ticket
+    }
+
+    /// Ends poll `ticket` (if it is still the current one) at `now`.
+    pub fn stop_waiting(&self, ticket: u64, now: Timestamp) {
+        let mut state = self.lock();
+        if state.poll == ticket {
+            state.waiting = false;
+        }
+        state.last_used = now;
+    }
+
+    /// Resolves when the queue has something new for its waiting poll.
+    pub fn woken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
+    fn is_idle_past(&self, now: Timestamp, seconds: i64) -> bool {
+        let state = self.lock();
+        !state.waiting && now > state.last_used.plus_seconds(seconds)
+    }
+}
+
+/// Every event queue of the server.
+#[derive(Debug, Default)]
+pub struct EventQueues {
+    queues: DashMap<String, Arc<EventQueue>>,
+    counter: AtomicU64,
+    settings: RwLock<EventSettings>,
+    closing: AtomicBool,
+    closed: Notify,
+}
+
+/// Registering would exceed `EventSettings::max_queues`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooManyQueues;
+
+impl EventQueues {
+    /// The settings in force.
+    pub fn settings(&self) -> EventSettings {
+        *self
+            .settings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes the settings for every queue from now on.
+    pub fn set_settings(&self, settings: EventSettings) {
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
+    }
+
+    /// A new queue for `user_id` of the realm on `subdomain`, with an id like Zulip's
+    /// (`<seconds>:<n>`). Idle queues past their timeout are reclaimed first.
+    pub fn register(
+        &self,
+        subdomain: &str,
+        user_id: UserId,
+        options: QueueOptions,
+        now: Timestamp,
+    ) -> Result<Arc<EventQueue>, TooManyQueues> {
+        self.reclaim_idle(now);
+        if self.queues.len() >= self.settings().max_queues {
+            return Err(TooManyQueues);
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}:{n}", now.unix_seconds());
+        let queue = Arc::new(EventQueue {
+            id: id.clone(),
+            subdomain: subdomain.to_owned(),
+            user_id,
+            options,
+            state: Mutex::new(QueueState {
+                events: VecDeque::new(),
+                next_id: 0,
+                newest_pruned_id: -1,
+                last_used: now,
+                poll: 0,
+                waiting: false,
+            }),
+            wake: Notify::new(),
+        });
+        self.queues.insert(id, Arc::clone(&queue));
+        Ok(queue)
+    }
+
+    /// The queue `id` if it exists and has not expired at `now`.
+    pub fn get(&self, id: &str, now: Timestamp) -> Option<Arc<EventQueue>> {
+        let queue = Arc::clone(&*self.queues.get(id)?);
+        if queue.is_idle_past(now, self.settings().idle_timeout_seconds) {
+            self.queues.remove(id);
+            return None;
+        }
+        Some(queue)
+    }
+
+    /// Deletes queue `id`; whether it existed.
+    pub fn remove(&self, id: &str) -> bool {
+        match self.queues.remove(id) {
+            Some((_, queue)) => {
+                queue.wake.notify_waiters();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The queues of the realm on `subdomain`.
+    pub fn of_realm(&self, subdomain: &str) -> Vec<Arc<EventQueue>> {
+        self.queues
+            .iter()
+            .filter(|queue| queue.subdomain == subdomain)
+            .map(|queue| Arc::clone(&queue))
+            .collect()
+    }
+
+    /// How many queues exist.
+    pub fn len(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Whether there are no queues.
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+
+    /// Removes every queue nobody waits on that has been idle past the timeout.
+    pub fn reclaim_idle(&self, now: Timestamp) {
+        let seconds = self.settings().idle_timeout_seconds;
+        self.queues
+            .retain(|_, queue| !queue.is_idle_past(now, seconds));
+    }
+
+    /// Removes every queue (a reset).
+    pub fn clear(&self) {
+        for queue in self.queues.iter() {
+            queue.wake.notify_waiters();
+        }
+        self.queues.clear();
+    }
+
+    /// The server is stopping: every waiting poll answers now.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.closed.notify_waiters();
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the server starts stopping.
+    pub fn closed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.closed.notified()
+    }
+}
+
+/// A random delay between `min` and `max` (no random-number crate needed for a jitter).
+pub fn jitter(min: Duration, max: Duration) -> Duration {
+    let spread = max.saturating_sub(min).as_millis() as u64;
+    if spread == 0 {
+        return min;
+    }
+    let random = RandomState::new().build_hasher().finish();
+    min + Duration::from_millis(random % (spread + 1))
+}
+
+/// A presence event goes to nobody when more than this many users would receive it
+/// (zerver/actions/presence.py `send_presence_changed`).
+const MAX_PRESENCE_EVENT_RECIPIENTS: usize = 100;
+
+/// Whether a report brings a user online (zerver/actions/presence.py): it creates their row,
+/// or it is "active" more than 130 s after their last active time.
+pub fn comes_online(row: Option<&PresenceRow>, active: bool, now: Timestamp) -> bool {
+    match row {
+        None => true,
+        Some(row) => {
+            active
+                && row
+                    .last_active_time
+                    .is_none_or(|t| now > t.plus_seconds(COMES_ONLINE_SECONDS))
+        }
+    }
+}
+
+/// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS` plus the ping interval: an active report
+/// after this long a silence brings the user online.
+const COMES_ONLINE_SECONDS: i64 = 130;
+
+/// Sends `reporter`'s new presence to every queue that should get it (Zulip's
+/// `send_presence_changed`): the realm's active users who may see them, unless more than
+/// 100 would receive it, or the realm has presence disabled.
+pub fn publish_presence(
+    state: &AppState,
+    realm_state: &RealmState,
+    reporter: &User,
+    now: Timestamp,
+) {
+    if realm_state.settings().presence_disabled || !reporter.presence_enabled {
+        return;
+    }
+    let Some(row) = realm_state.presence_row(reporter.user_id) else {
+        return;
+    };
+    let server = state.store.server();
+    let policy = AccessPolicy {
+        limits_presence: server.can_access_all_users_group_limits_presence,
+        feature_level: server.feature_level,
+    };
+    let recipients: Vec<UserId> = realm_state
+        .users()
+        .filter(|user| user.is_active)
+        .filter(|user| can_access(realm_state, user, reporter, policy))
+        .map(|user| user.user_id)
+        .collect();
+    if recipients.len() > MAX_PRESENCE_EVENT_RECIPIENTS {
+        return;
+    }
+    let legacy = LegacyPresence::of(row, reporter.date_joined);
+    let modern = ModernPresence::of(row, reporter.date_joined);
+    let max_events = state.control.events.settings().max_events;
+    for queue in state
+        .control
+        .events
+        .of_realm(realm_state.settings().subdomain.as_str())
+    {
+        if !queue.options.presence || !recipients.contains(&queue.user_id) {
+            continue;
+        }
+        let event = if queue.options.simplified_presence {
+            json!({
+                "type": "presence",
+                "presences": { reporter.user_id.to_string(): modern },
+            })
+        } else {
+            let mut event = json!({"type": "presence", "user_id": reporter.user_id});
+            if !queue.options.slim_presence {
+                event["email"] = Value::from(reporter.email.clone());
+            }
+            event["server_timestamp"] = Value::from(now.unix_seconds_f64());
+            event["presence"] = json!({ WEBSITE: {
+                "client": WEBSITE,
+                "status": legacy.status.as_str(),
+                "timestamp": legacy.timestamp,
+                "pushable": false,
+            }});
+            event
+        };
+        if let Value::Object(event) = event {
+            queue.push(event, max_events);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(seconds)
+    }
+
+    fn event() -> Map<String, Value> {
+        let mut event = Map::new();
+        event.insert("type".to_owned(), Value::from("heartbeat"));
+        event
+    }
+
+    #[test]
+    fn events_get_consecutive_ids_and_go_when_acknowledged() {
+        let queues = EventQueues::default();
+        let queue = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        assert_eq!(queue.push(event(), 10), 0);
+        assert_eq!(queue.push(event(), 10), 1);
+        assert_eq!(queue.acknowledge(-1, at(1)), Ok(()));
+        assert_eq!(queue.pending().len(), 2);
+        assert_eq!(queue.acknowledge(0, at(1)), Ok(()));
+        assert_eq!(queue.pending().len(), 1);
+        assert_eq!(
+            queue.acknowledge(-1, at(1)),
+            Err(AckError::AlreadyPruned { newest_pruned: 0 })
+        );
+        assert_eq!(
+            queue.acknowledge(2, at(1)),
+            Err(AckError::NotInQueue { last_event_id: 2 })
+        );
+    }
+
+    #[test]
+    fn a_full_queue_prunes_its_oldest_events() {
+        let queues = EventQueues::default();
+        let queue = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        for _ in 0..3 {
+            queue.push(event(), 2);
+        }
+        assert_eq!(queue.pending().len(), 2);
+        assert_eq!(
+            queue.acknowledge(-1, at(0)),
+            Err(AckError::AlreadyPruned { newest_pruned: 0 })
+        );
+    }
+
+    #[test]
+    fn an_idle_queue_expires_on_the_server_clock() {
+        let queues = EventQueues::default();
+        let queue = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        assert!(queues.get(&queue.id, at(600)).is_some());
+        assert!(queues.get(&queue.id, at(1_201)).is_none());
+    }
+
+    #[test]
+    fn jitter_stays_between_its_bounds() {
+        for _ in 0..100 {
+            let delay = jitter(Duration::from_secs(45), Duration::from_secs(55));
+            assert!((Duration::from_secs(45)..=Duration::from_secs(55)).contains(&delay));
+        }
+    }
+}

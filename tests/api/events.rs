@@ -1,0 +1,406 @@
+//! Real-time presence: `POST /register`, `GET /events` (long-polling) and `DELETE /events`.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use zulip_presence_mock::events::EventSettings;
+
+use crate::helpers::*;
+
+async fn register(app: &TestApp, user: Credentials, form: &str) -> TestResponse {
+    app.request(Method::POST, "/api/v1/register")
+        .basic_auth(user)
+        .form(form)
+        .send()
+        .await
+}
+
+async fn queue_of(app: &TestApp, user: Credentials, form: &str) -> String {
+    let response = register(app, user, form).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()["queue_id"].as_str().unwrap().to_owned()
+}
+
+async fn poll(app: &TestApp, user: Credentials, query: &str) -> TestResponse {
+    app.request(Method::GET, &format!("/api/v1/events?{query}"))
+        .basic_auth(user)
+        .send()
+        .await
+}
+
+fn events_body(events: Value) -> Value {
+    json!({"result": "success", "msg": "", "events": events})
+}
+
+/// Hamlet's presence event as Iago's legacy queue gets it, Hamlet active at `NOW + 200`.
+fn hamlet_online_event(id: i64) -> Value {
+    json!({
+        "type": "presence", "user_id": 3, "email": "hamlet@zulip.com",
+        "server_timestamp": SERVER_TIMESTAMP + 200.0,
+        "presence": {"website": {"client": "website", "status": "active",
+                                 "timestamp": NOW + 200, "pushable": false}},
+        "id": id,
+    })
+}
+
+#[tokio::test]
+async fn register_returns_a_queue_and_the_presence_snapshot() {
+    let app = TestApp::new();
+
+    let response = register(&app, IAGO, "event_types=%5B%22presence%22%5D").await;
+
+    response.assert_json(
+        StatusCode::OK,
+        json!({
+            "result": "success", "msg": "",
+            "zulip_version": "12.0-dev+git", "zulip_feature_level": 509,
+            "zulip_merge_base": "12.0-dev+git",
+            "presences": everyone_in_the_default_realm(),
+            "server_timestamp": SERVER_TIMESTAMP,
+            "presence_last_update_id": 11,
+            "queue_id": format!("{NOW}:0"),
+            "last_event_id": -1,
+        }),
+        JSON_NEVER_CACHE,
+    );
+}
+
+#[tokio::test]
+async fn register_with_realm_gives_the_presence_timings_and_slim_presence_the_modern_snapshot() {
+    let app = TestApp::new();
+
+    let response = register(
+        &app,
+        IAGO,
+        "event_types=%5B%22presence%22%5D&fetch_event_types=%5B%22presence%22%2C%22realm%22%5D&slim_presence=true",
+    )
+    .await;
+
+    let body = response.json();
+    assert_eq!(body["presences"]["3"], modern(NOW - 80, NOW - 30));
+    assert_eq!(body["server_presence_ping_interval_seconds"], 60);
+    assert_eq!(body["server_presence_offline_threshold_seconds"], 200);
+    assert_eq!(body["event_queue_longpoll_timeout_seconds"], 90);
+}
+
+#[tokio::test]
+async fn a_user_coming_online_sends_a_presence_event_to_the_realms_queues() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "event_types=%5B%22presence%22%5D").await;
+    let slim = queue_of(&app, IAGO, "slim_presence=true").await;
+
+    app.advance(200);
+    app.post_presence(HAMLET, "status=active&ping_only=true")
+        .await;
+    let events = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+    let slim_events = poll(&app, IAGO, &format!("queue_id={slim}&last_event_id=-1")).await;
+
+    events.assert_json(
+        StatusCode::OK,
+        events_body(json!([hamlet_online_event(0)])),
+        &json_never_cache(200),
+    );
+    let mut without_email = hamlet_online_event(0);
+    without_email.as_object_mut().unwrap().remove("email");
+    assert_eq!(slim_events.json(), events_body(json!([without_email])));
+}
+
+#[tokio::test]
+async fn pings_and_idle_reports_send_no_event() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+
+    // Hamlet was active 80 s ago: not long enough to come online again.
+    app.post_presence(HAMLET, "status=active&ping_only=true")
+        .await;
+    app.advance(300);
+    app.post_presence(HAMLET, "status=idle&ping_only=true")
+        .await;
+    let events = poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=-1&dont_block=true"),
+    )
+    .await;
+
+    assert_eq!(events.json(), events_body(json!([])));
+}
+
+#[tokio::test]
+async fn a_long_poll_returns_when_an_event_arrives_with_its_queue_id() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+    app.advance(200);
+
+    let query = format!("queue_id={queue}&last_event_id=-1");
+    let (events, _) = tokio::join!(poll(&app, IAGO, &query), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.post_presence(HAMLET, "status=active&ping_only=true")
+            .await
+    });
+
+    assert_eq!(
+        events.json(),
+        json!({"result": "success", "msg": "", "events": [hamlet_online_event(0)],
+               "queue_id": queue})
+    );
+}
+
+#[tokio::test]
+async fn a_long_poll_with_nothing_to_say_gets_a_heartbeat() {
+    let app = TestApp::new();
+    app.state.control.events.set_settings(EventSettings {
+        heartbeat_min: Duration::from_millis(30),
+        heartbeat_max: Duration::from_millis(30),
+        ..EventSettings::default()
+    });
+    let queue = queue_of(&app, IAGO, "event_types=%5B%22presence%22%5D").await;
+
+    let first = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+    let acknowledged = poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=0&dont_block=true"),
+    )
+    .await;
+
+    assert_eq!(
+        first.json(),
+        json!({"result": "success", "msg": "", "events": [{"type": "heartbeat", "id": 0}],
+               "queue_id": queue})
+    );
+    assert_eq!(acknowledged.json(), events_body(json!([])));
+}
+
+#[tokio::test]
+async fn a_second_poll_ends_the_waiting_one() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+    app.advance(200);
+    let query = format!("queue_id={queue}&last_event_id=-1");
+
+    let (first, second, _) = tokio::join!(
+        poll(&app, IAGO, &query),
+        async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            poll(&app, IAGO, &query).await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(80)).await;
+            app.post_presence(HAMLET, "status=active&ping_only=true")
+                .await
+        }
+    );
+
+    assert_eq!(
+        first.json(),
+        json!({"result": "success", "msg": "", "events": [], "queue_id": queue})
+    );
+    assert_eq!(second.json()["events"], json!([hamlet_online_event(0)]));
+}
+
+#[tokio::test]
+async fn acknowledging_what_was_pruned_or_never_sent_gets_zulips_errors() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+    app.advance(200);
+    app.post_presence(HAMLET, "status=active&ping_only=true")
+        .await;
+    poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=0&dont_block=true"),
+    )
+    .await;
+
+    let pruned = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+    let never = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=5")).await;
+
+    pruned.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("An event newer than 0 has already been pruned!"),
+        JSON,
+    );
+    never.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("Event 5 was not in this queue"),
+        JSON,
+    );
+}
+
+fn bad_queue(queue_id: &str) -> Value {
+    json!({"result": "error", "msg": format!("Bad event queue ID: {queue_id}"),
+           "code": "BAD_EVENT_QUEUE_ID", "queue_id": queue_id})
+}
+
+#[tokio::test]
+async fn unknown_deleted_expired_and_other_users_queues_are_bad_event_queue_ids() {
+    let app = TestApp::new();
+    let deleted = queue_of(&app, IAGO, "").await;
+    let hamlets = queue_of(&app, HAMLET, "").await;
+    let expiring = queue_of(&app, IAGO, "").await;
+
+    let removal = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/events?queue_id={deleted}"),
+        )
+        .basic_auth(IAGO)
+        .send()
+        .await;
+    app.advance(601);
+    let cases = [
+        ("nonsense".to_owned(), "nonsense"),
+        (deleted.clone(), deleted.as_str()),
+        (hamlets.clone(), hamlets.as_str()),
+        (expiring.clone(), expiring.as_str()),
+    ];
+
+    removal.assert_json(StatusCode::OK, success_with(json!({})), JSON_NEVER_CACHE);
+    for (queue_id, shown) in cases {
+        let response = poll(&app, IAGO, &format!("queue_id={queue_id}&last_event_id=-1")).await;
+        response.assert_json(StatusCode::BAD_REQUEST, bad_queue(shown), JSON);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_queue_id_or_last_event_id_is_a_missing_argument() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+
+    let no_queue = poll(&app, IAGO, "last_event_id=-1").await;
+    let no_last = poll(&app, IAGO, &format!("queue_id={queue}")).await;
+
+    for (response, name) in [(no_queue, "queue_id"), (no_last, "last_event_id")] {
+        response.assert_json(
+            StatusCode::BAD_REQUEST,
+            json!({"result": "error", "msg": format!("Missing '{name}' argument"),
+                   "code": "REQUEST_VARIABLE_MISSING", "var_name": name}),
+            JSON,
+        );
+    }
+}
+
+#[tokio::test]
+async fn simplified_presence_events_come_in_the_modern_form_from_419() {
+    for (level, simplified) in [(418, false), (419, true)] {
+        let app = TestApp::at_feature_level(level);
+        let queue = queue_of(
+            &app,
+            IAGO,
+            "client_capabilities=%7B%22simplified_presence_events%22%3Atrue%7D",
+        )
+        .await;
+        app.advance(200);
+        app.post_presence(HAMLET, "status=active&ping_only=true")
+            .await;
+
+        let event = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1"))
+            .await
+            .json()["events"][0]
+            .clone();
+
+        if simplified {
+            assert_eq!(
+                event,
+                json!({"type": "presence",
+                       "presences": {"3": {"active_timestamp": NOW + 200, "idle_timestamp": NOW + 200}},
+                       "id": 0})
+            );
+        } else {
+            assert_eq!(event, hamlet_online_event(0));
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_event_goes_out_when_more_than_100_users_would_receive_it() {
+    for (users, events) in [(100, 1), (101, 0)] {
+        let app = TestApp::new();
+        app.admin(
+            Method::POST,
+            "/__admin/realms",
+            Some(json!({"subdomain": "big", "generate": {"users": users, "presence": "none"}})),
+        )
+        .await;
+        let user = |n: u32| Credentials {
+            email: Box::leak(format!("user{n}@example.com").into_boxed_str()),
+            api_key: Box::leak(format!("key{n:0>29}").into_boxed_str()),
+        };
+        let registered = app
+            .request(Method::POST, "/__realm/big/api/v1/register")
+            .basic_auth(user(1))
+            .form("")
+            .send()
+            .await;
+        let queue = registered.json()["queue_id"].as_str().unwrap().to_owned();
+        app.request(Method::POST, "/__realm/big/api/v1/users/me/presence")
+            .basic_auth(user(2))
+            .form("status=active&ping_only=true")
+            .send()
+            .await;
+
+        let polled = app
+            .request(
+                Method::GET,
+                &format!(
+                    "/__realm/big/api/v1/events?queue_id={queue}&last_event_id=-1&dont_block=true"
+                ),
+            )
+            .basic_auth(user(1))
+            .send()
+            .await;
+
+        assert_eq!(
+            polled.json()["events"].as_array().unwrap().len(),
+            events,
+            "{users} users"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_limited_guest_gets_no_event_about_a_user_they_cannot_access() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, POLONIUS, "").await;
+    app.advance(200);
+
+    // Polonius shares nothing with Iago, but shares a channel with Hamlet.
+    app.post_presence(IAGO, "status=active&ping_only=true")
+        .await;
+    app.post_presence(HAMLET, "status=active&ping_only=true")
+        .await;
+    let events = poll(
+        &app,
+        POLONIUS,
+        &format!("queue_id={queue}&last_event_id=-1"),
+    )
+    .await;
+
+    let users: Vec<Value> = events.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["user_id"].clone())
+        .collect();
+    assert_eq!(users, [json!(3)]);
+}
+
+#[tokio::test]
+async fn a_presence_row_set_through_the_admin_api_sends_an_event() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+
+    app.admin(
+        Method::PUT,
+        "/__admin/realms/_root/presence/3",
+        Some(json!({"last_connected_time": "now", "last_active_time": "now"})),
+    )
+    .await;
+    let events = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+
+    let event = events.json()["events"][0].clone();
+    assert_eq!(event["user_id"], 3);
+    assert_eq!(event["presence"]["website"]["timestamp"], NOW);
+}
