@@ -724,3 +724,39 @@ fn no_secret_reaches_the_log_the_journal_or_an_error() {
         );
     }
 }
+
+#[test]
+fn shutdown_answers_a_waiting_long_poll_at_once() {
+    let server = Server::start(&[], &[]);
+    let registered = server.request(&format!(
+        "POST /api/v1/register HTTP/1.1\r\n{}Content-Length: 0\r\n",
+        iago_authorization()
+    ));
+    let queue_id = body_of(&registered)["queue_id"].as_str().unwrap().to_owned();
+    let addr = server.addr.clone();
+    let waiting = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}Host: {addr}\r\nConnection: close\r\n\r\n",
+            iago_authorization()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (code, elapsed, _) = server.terminate();
+    let response = waiting.join().unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert_eq!(body_of(&response)["events"], serde_json::json!([]));
+    assert_eq!(code, Some(0));
+    // Without the shutdown answering it, the poll would wait 45 s for its heartbeat.
+    assert!(elapsed < Duration::from_secs(5), "stopped after {elapsed:?}");
+}
