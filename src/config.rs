@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::ClockStart;
+use crate::events::EventSettings;
 use crate::feature_level::FeatureLevel;
 use crate::journal;
 use crate::rate_limit::RateRule;
@@ -89,6 +90,23 @@ pub struct Config {
     #[arg(long, env = "ZULIP_MOCK_REQUEST_TIMEOUT", default_value_t = 90.0, value_name = "SECONDS",
           value_parser = parse_seconds)]
     pub request_timeout: f64,
+
+    /// Seconds a waiting GET /events answers empty after (Zulip: 90).
+    #[arg(long, env = "ZULIP_MOCK_EVENT_LONGPOLL_TIMEOUT", default_value_t = 90.0, value_name = "SECONDS",
+          value_parser = parse_seconds)]
+    pub event_longpoll_timeout: f64,
+
+    /// Seconds after which a waiting GET /events gets a heartbeat, give or take a tenth (Zulip:
+    /// 45 to 55).
+    #[arg(long, env = "ZULIP_MOCK_EVENT_HEARTBEAT", default_value_t = 50.0, value_name = "SECONDS",
+          value_parser = parse_seconds)]
+    pub event_heartbeat: f64,
+
+    /// Seconds (on the server clock) after which an event queue nobody waits on is deleted
+    /// (Zulip: 600).
+    #[arg(long, env = "ZULIP_MOCK_EVENT_QUEUE_IDLE_TIMEOUT", default_value_t = 600, value_name = "SECONDS",
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub event_queue_idle_timeout: i64,
 
     /// Reload the fixture file (--fixtures) whenever it changes: a valid edit replaces the whole
     /// state at once (and is what /__admin/reset restores), an invalid one is logged and the
@@ -174,6 +192,13 @@ impl Config {
                 request_timeout: Duration::from_secs_f64(self.request_timeout),
             },
             rate_limit: self.rate_limit,
+            events: EventSettings {
+                longpoll_timeout: Duration::from_secs_f64(self.event_longpoll_timeout),
+                heartbeat_min: Duration::from_secs_f64(self.event_heartbeat * 0.9),
+                heartbeat_max: Duration::from_secs_f64(self.event_heartbeat * 1.1),
+                idle_timeout_seconds: self.event_queue_idle_timeout,
+                ..EventSettings::default()
+            },
         }
     }
 }

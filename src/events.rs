@@ -180,6 +180,23 @@ impl EventQueue {
         self.wake.notified()
     }
 
+    /// What the admin API shows of this queue.
+    pub fn summary(&self) -> Value {
+        let state = self.lock();
+        json!({
+            "queue_id": self.id,
+            "realm": self.subdomain,
+            "user_id": self.user_id,
+            "event_types": if self.options.presence { json!(["presence"]) } else { json!([]) },
+            "slim_presence": self.options.slim_presence,
+            "simplified_presence_events": self.options.simplified_presence,
+            "pending_events": state.events.len(),
+            "next_event_id": state.next_id,
+            "waiting": state.waiting,
+            "last_used": state.last_used.unix_seconds_f64(),
+        })
+    }
+
     fn is_idle_past(&self, now: Timestamp, seconds: i64) -> bool {
         let state = self.lock();
         !state.waiting && now > state.last_used.plus_seconds(seconds)
@@ -201,6 +218,13 @@ pub struct EventQueues {
 pub struct TooManyQueues;
 
 impl EventQueues {
+    /// No queues yet, with these settings.
+    pub fn with_settings(settings: EventSettings) -> Self {
+        let queues = Self::default();
+        queues.set_settings(settings);
+        queues
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> EventSettings {
         *self
@@ -270,6 +294,20 @@ impl EventQueues {
             }
             None => false,
         }
+    }
+
+    /// Every queue, oldest first.
+    pub fn all(&self) -> Vec<Arc<EventQueue>> {
+        let mut queues: Vec<Arc<EventQueue>> =
+            self.queues.iter().map(|queue| Arc::clone(&queue)).collect();
+        queues.sort_by_key(|queue| {
+            let (seconds, n) = queue.id.split_once(':').unwrap_or(("0", "0"));
+            (
+                seconds.parse::<i64>().unwrap_or(0),
+                n.parse::<u64>().unwrap_or(0),
+            )
+        });
+        queues
     }
 
     /// The queues of the realm on `subdomain`.

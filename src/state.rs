@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::clock::{Clock, ClockMode};
-use crate::events::EventQueues;
+use crate::events::{EventQueues, EventSettings};
 use crate::faults::Faults;
 use crate::feature_level::FeatureLevel;
 use crate::fixtures::Fixture;
@@ -68,6 +68,8 @@ pub struct Options {
     /// `--feature-level`: the level every loaded fixture file is made to have.
     pub feature_level: Option<FeatureLevel>,
     pub limits: Limits,
+    /// Event queue timings and bounds at start and after a reset.
+    pub events: EventSettings,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             rate_limit: None,
             feature_level: None,
             limits: Limits::default(),
+            events: EventSettings::default(),
         }
     }
 }
@@ -122,7 +125,7 @@ impl AppState {
                 journal: Journal::new(options.journal_capacity),
                 faults: Faults::default(),
                 rate_limiter: RateLimiter::new(options.rate_limit),
-                events: EventQueues::default(),
+                events: EventQueues::with_settings(options.events),
             }),
             clock,
             options: Arc::new(options),
@@ -141,6 +144,7 @@ impl AppState {
         self.control.journal.reset();
         self.control.rate_limiter.set_rule(self.options.rate_limit);
         self.control.events.clear();
+        self.control.events.set_settings(self.options.events);
     }
 
     /// Replaces the whole state with `fixture`, its relative times resolved now. With

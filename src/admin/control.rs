@@ -10,9 +10,13 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{subdomain_from_segment, AdminError, AdminJson};
+use std::time::Duration;
+
+use super::{merge_patch, subdomain_from_segment, AdminError, AdminJson, BODY};
 use crate::clock::{ClockMode, TimeSpec, Timestamp};
+use crate::events::{EventQueue, EventSettings};
 use crate::faults::{Fault, FaultSpec};
+use crate::fixtures::parse_json;
 use crate::journal::{Filter, Listing};
 use crate::rate_limit::RateRule;
 use crate::state::AppState;
@@ -290,4 +294,127 @@ pub(super) async fn put_rate_limit(
 pub(super) async fn delete_rate_limit(State(state): State<AppState>) -> Json<RateLimitView> {
     state.control.rate_limiter.set_rule(None);
     Json(RateLimitView { rule: None })
+}
+
+/// `GET /__admin/queues`: every event queue.
+pub(super) async fn list_queues(State(state): State<AppState>) -> Json<Vec<Value>> {
+    let events = &state.control.events;
+    events.reclaim_idle(state.clock.now());
+    Json(events.all().iter().map(|queue| queue.summary()).collect())
+}
+
+fn queue_of(state: &AppState, id: &str) -> AdminResult<std::sync::Arc<EventQueue>> {
+    state
+        .control
+        .events
+        .get(id, state.clock.now())
+        .ok_or_else(|| AdminError::NotFound(format!("no event queue {id:?}")))
+}
+
+/// `DELETE /__admin/queues/{queue_id}`: drops a queue, as if it had expired (its client gets
+/// `BAD_EVENT_QUEUE_ID` next and registers again).
+pub(super) async fn delete_queue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<StatusCode> {
+    queue_of(&state, &id)?;
+    state.control.events.remove(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /__admin/queues/{queue_id}/events`: queues an event (a JSON object with a `type`);
+/// it gets the queue's next id. `{"type": "heartbeat"}` sends a heartbeat.
+pub(super) async fn inject_event(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    event: AdminJson<Value>,
+) -> AdminResult<Response> {
+    let queue = queue_of(&state, &id)?;
+    let Value::Object(mut event) = event.required()? else {
+        return Err(AdminError::BadRequest(
+            "an event must be a JSON object with a \"type\"".to_owned(),
+        ));
+    };
+    if !event.get("type").is_some_and(Value::is_string) {
+        return Err(AdminError::BadRequest(
+            "an event must be a JSON object with a \"type\"".to_owned(),
+        ));
+    }
+    event.remove("id");
+    let max_events = state.control.events.settings().max_events;
+    let event_id = queue.push(event, max_events);
+    Ok((StatusCode::CREATED, Json(json!({ "id": event_id }))).into_response())
+}
+
+/// The event-queue timings and bounds, in seconds and counts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventSettingsBody {
+    longpoll_timeout_seconds: f64,
+    heartbeat_min_seconds: f64,
+    heartbeat_max_seconds: f64,
+    idle_queue_timeout_seconds: i64,
+    max_queues: usize,
+    max_events_per_queue: usize,
+}
+
+impl From<EventSettings> for EventSettingsBody {
+    fn from(settings: EventSettings) -> Self {
+        Self {
+            longpoll_timeout_seconds: settings.longpoll_timeout.as_secs_f64(),
+            heartbeat_min_seconds: settings.heartbeat_min.as_secs_f64(),
+            heartbeat_max_seconds: settings.heartbeat_max.as_secs_f64(),
+            idle_queue_timeout_seconds: settings.idle_timeout_seconds,
+            max_queues: settings.max_queues,
+            max_events_per_queue: settings.max_events,
+        }
+    }
+}
+
+/// `GET /__admin/events/settings`.
+pub(super) async fn get_event_settings(State(state): State<AppState>) -> Json<EventSettingsBody> {
+    Json(state.control.events.settings().into())
+}
+
+/// `PATCH /__admin/events/settings`: shorter timings let a suite see a heartbeat or an
+/// expired queue in a second.
+pub(super) async fn patch_event_settings(
+    State(state): State<AppState>,
+    patch: AdminJson<Value>,
+) -> AdminResult<Json<EventSettingsBody>> {
+    let mut current =
+        serde_json::to_value(EventSettingsBody::from(state.control.events.settings()))
+            .unwrap_or(Value::Null);
+    let patch = patch.required()?;
+    if !patch.is_object() {
+        return Err(AdminError::BadRequest(
+            "a patch must be a JSON object (RFC 7386 merge patch)".to_owned(),
+        ));
+    }
+    merge_patch(&mut current, patch);
+    let body: EventSettingsBody = parse_json(BODY, &current.to_string())?;
+    let seconds = |value: f64, name: &str| {
+        if value.is_finite() && value > 0.0 && value <= 3_600.0 {
+            Ok(Duration::from_secs_f64(value))
+        } else {
+            Err(AdminError::BadRequest(format!(
+                "{name} must be above 0 and at most 3600"
+            )))
+        }
+    };
+    let settings = EventSettings {
+        longpoll_timeout: seconds(body.longpoll_timeout_seconds, "longpoll_timeout_seconds")?,
+        heartbeat_min: seconds(body.heartbeat_min_seconds, "heartbeat_min_seconds")?,
+        heartbeat_max: seconds(body.heartbeat_max_seconds, "heartbeat_max_seconds")?,
+        idle_timeout_seconds: body.idle_queue_timeout_seconds.max(1),
+        max_queues: body.max_queues.max(1),
+        max_events: body.max_events_per_queue.max(1),
+    };
+    if settings.heartbeat_min > settings.heartbeat_max {
+        return Err(AdminError::BadRequest(
+            "heartbeat_min_seconds must not exceed heartbeat_max_seconds".to_owned(),
+        ));
+    }
+    state.control.events.set_settings(settings);
+    Ok(Json(settings.into()))
 }

@@ -127,6 +127,16 @@ pub fn admin_router(access: &AdminAccess) -> Router<AppState> {
                 .delete(control::clear_faults),
         )
         .route("/__admin/faults/{id}", delete(control::delete_fault))
+        .route("/__admin/queues", get(control::list_queues))
+        .route("/__admin/queues/{queue_id}", delete(control::delete_queue))
+        .route(
+            "/__admin/queues/{queue_id}/events",
+            post(control::inject_event),
+        )
+        .route(
+            "/__admin/events/settings",
+            get(control::get_event_settings).patch(control::patch_event_settings),
+        )
         .route(
             "/__admin/rate_limit",
             get(control::get_rate_limit)

@@ -404,3 +404,105 @@ async fn a_presence_row_set_through_the_admin_api_sends_an_event() {
     assert_eq!(event["user_id"], 3);
     assert_eq!(event["presence"]["website"]["timestamp"], NOW);
 }
+
+#[tokio::test]
+async fn the_admin_api_lists_drops_and_feeds_queues() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "slim_presence=true").await;
+
+    let listed = app.admin(Method::GET, "/__admin/queues", None).await;
+    let injected = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/queues/{queue}/events"),
+            Some(json!({"type": "custom", "note": "from a test"})),
+        )
+        .await;
+    let heartbeat = app
+        .admin(
+            Method::POST,
+            &format!("/__admin/queues/{queue}/events"),
+            Some(json!({"type": "heartbeat"})),
+        )
+        .await;
+    let events = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+    let dropped = app
+        .admin(Method::DELETE, &format!("/__admin/queues/{queue}"), None)
+        .await;
+    let after = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=1")).await;
+
+    listed.assert_admin(
+        StatusCode::OK,
+        json!([{
+            "queue_id": queue, "realm": "", "user_id": 2, "event_types": ["presence"],
+            "slim_presence": true, "simplified_presence_events": false,
+            "pending_events": 0, "next_event_id": 0, "waiting": false,
+            "last_used": SERVER_TIMESTAMP,
+        }]),
+    );
+    injected.assert_admin(StatusCode::CREATED, json!({"id": 0}));
+    heartbeat.assert_admin(StatusCode::CREATED, json!({"id": 1}));
+    assert_eq!(
+        events.json(),
+        events_body(json!([
+            {"type": "custom", "note": "from a test", "id": 0},
+            {"type": "heartbeat", "id": 1},
+        ]))
+    );
+    assert_eq!(dropped.status, StatusCode::NO_CONTENT);
+    after.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
+}
+
+#[tokio::test]
+async fn event_timings_change_through_the_admin_api_and_reset_restores_them() {
+    let app = TestApp::new();
+
+    let patched = app
+        .admin(
+            Method::PATCH,
+            "/__admin/events/settings",
+            Some(json!({"heartbeat_min_seconds": 0.02, "heartbeat_max_seconds": 0.02})),
+        )
+        .await;
+    let queue = queue_of(&app, IAGO, "").await;
+    let beat = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+    app.admin(Method::POST, "/__admin/reset", None).await;
+    let restored = app
+        .admin(Method::GET, "/__admin/events/settings", None)
+        .await;
+    let refused = app
+        .admin(
+            Method::PATCH,
+            "/__admin/events/settings",
+            Some(json!({"heartbeat_min_seconds": 9.0, "heartbeat_max_seconds": 1.0})),
+        )
+        .await;
+
+    patched.assert_admin(
+        StatusCode::OK,
+        json!({"longpoll_timeout_seconds": 90.0, "heartbeat_min_seconds": 0.02,
+               "heartbeat_max_seconds": 0.02, "idle_queue_timeout_seconds": 600,
+               "max_queues": 10_000, "max_events_per_queue": 1_000}),
+    );
+    assert_eq!(
+        beat.json()["events"],
+        json!([{"type": "heartbeat", "id": 0}])
+    );
+    assert_eq!(restored.json()["heartbeat_min_seconds"], 45.0);
+    refused.assert_admin(
+        StatusCode::BAD_REQUEST,
+        json!({"result": "error", "code": "BAD_REQUEST",
+               "msg": "heartbeat_min_seconds must not exceed heartbeat_max_seconds"}),
+    );
+}
+
+#[tokio::test]
+async fn a_reset_deletes_every_queue() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+
+    app.admin(Method::POST, "/__admin/reset", None).await;
+    let after = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+
+    after.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
+}

@@ -388,6 +388,15 @@ fn help_lists_every_flag_with_its_environment_twin() {
         ("--journal-size", "ZULIP_MOCK_JOURNAL_SIZE"),
         ("--rate-limit", "ZULIP_MOCK_RATE_LIMIT"),
         ("--max-connections", "ZULIP_MOCK_MAX_CONNECTIONS"),
+        (
+            "--event-longpoll-timeout",
+            "ZULIP_MOCK_EVENT_LONGPOLL_TIMEOUT",
+        ),
+        ("--event-heartbeat", "ZULIP_MOCK_EVENT_HEARTBEAT"),
+        (
+            "--event-queue-idle-timeout",
+            "ZULIP_MOCK_EVENT_QUEUE_IDLE_TIMEOUT",
+        ),
         ("--header-read-timeout", "ZULIP_MOCK_HEADER_READ_TIMEOUT"),
         ("--request-timeout", "ZULIP_MOCK_REQUEST_TIMEOUT"),
     ] {
@@ -732,7 +741,10 @@ fn shutdown_answers_a_waiting_long_poll_at_once() {
         "POST /api/v1/register HTTP/1.1\r\n{}Content-Length: 0\r\n",
         iago_authorization()
     ));
-    let queue_id = body_of(&registered)["queue_id"].as_str().unwrap().to_owned();
+    let queue_id = body_of(&registered)["queue_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let addr = server.addr.clone();
     let waiting = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(&addr).unwrap();
@@ -758,5 +770,8 @@ fn shutdown_answers_a_waiting_long_poll_at_once() {
     assert_eq!(body_of(&response)["events"], serde_json::json!([]));
     assert_eq!(code, Some(0));
     // Without the shutdown answering it, the poll would wait 45 s for its heartbeat.
-    assert!(elapsed < Duration::from_secs(5), "stopped after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "stopped after {elapsed:?}"
+    );
 }
