@@ -91,6 +91,8 @@ pub struct EventQueue {
     state: Mutex<QueueState>,
     /// Wakes the waiting poll: an event arrived, or another poll took over.
     wake: Notify,
+    /// Set when the queue is deleted, so that its waiting poll answers at once.
+    removed: AtomicBool,
 }
 
 impl EventQueue {
@@ -173,6 +175,16 @@ impl EventQueue {
             state.waiting = false;
         }
         state.last_used = now;
+    }
+
+    /// Whether the queue was deleted (by its client, the admin API, a reset or expiry).
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::SeqCst)
+    }
+
+    fn mark_removed(&self) {
+        self.removed.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
     }
 
     /// Resolves when the queue has something new for its waiting poll.
@@ -270,6 +282,7 @@ impl EventQueues {
                 waiting: false,
             }),
             wake: Notify::new(),
+            removed: AtomicBool::new(false),
         });
         self.queues.insert(id, Arc::clone(&queue));
         Ok(queue)
@@ -280,6 +293,7 @@ impl EventQueues {
         let queue = Arc::clone(&*self.queues.get(id)?);
         if queue.is_idle_past(now, self.settings().idle_timeout_seconds) {
             self.queues.remove(id);
+            queue.mark_removed();
             return None;
         }
         Some(queue)
@@ -289,7 +303,7 @@ impl EventQueues {
     pub fn remove(&self, id: &str) -> bool {
         match self.queues.remove(id) {
             Some((_, queue)) => {
-                queue.wake.notify_waiters();
+                queue.mark_removed();
                 true
             }
             None => false,
@@ -332,14 +346,19 @@ impl EventQueues {
     /// Removes every queue nobody waits on that has been idle past the timeout.
     pub fn reclaim_idle(&self, now: Timestamp) {
         let seconds = self.settings().idle_timeout_seconds;
-        self.queues
-            .retain(|_, queue| !queue.is_idle_past(now, seconds));
+        self.queues.retain(|_, queue| {
+            let idle = queue.is_idle_past(now, seconds);
+            if idle {
+                queue.mark_removed();
+            }
+            !idle
+        });
     }
 
     /// Removes every queue (a reset).
     pub fn clear(&self) {
         for queue in self.queues.iter() {
-            queue.wake.notify_waiters();
+            queue.mark_removed();
         }
         self.queues.clear();
     }

@@ -276,6 +276,11 @@ pub(super) async fn get_events(
         tokio::pin!(woken, closed);
         woken.as_mut().enable();
         closed.as_mut().enable();
+        if queue.is_removed() {
+            // Deleted while this poll waited (through the admin API, say): the client learns
+            // it now, as it would on its next poll.
+            return Err(bad_queue(&queue_id));
+        }
         if !queue.is_current(ticket) || events.is_closing() {
             break Vec::new();
         }

@@ -506,3 +506,18 @@ async fn a_reset_deletes_every_queue() {
 
     after.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
+
+#[tokio::test]
+async fn a_queue_dropped_while_a_poll_waits_answers_it_with_bad_event_queue_id() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+    let query = format!("queue_id={queue}&last_event_id=-1");
+
+    let (waiting, _) = tokio::join!(poll(&app, IAGO, &query), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.admin(Method::DELETE, &format!("/__admin/queues/{queue}"), None)
+            .await
+    });
+
+    waiting.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
+}

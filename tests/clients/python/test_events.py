@@ -7,6 +7,7 @@ default fixture (Cordelia was last active a week ago, so an active report brings
 
 import json
 import os
+import urllib.request
 import subprocess
 import threading
 import time
@@ -83,6 +84,43 @@ class EventLoopTest(unittest.TestCase):
                                      "pushable": False}},
             "id": 0,
         })
+
+    def admin(self, method, path):
+        request = urllib.request.Request(self.site + path, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+
+    def test_call_on_each_event_registers_again_when_its_queue_is_dropped(self):
+        received = []
+        outcome = []
+
+        def callback(event):
+            received.append(event)
+            raise Received
+
+        def listen():
+            try:
+                self.client(IAGO).call_on_each_event(callback, event_types=["presence"])
+            except Received:
+                outcome.append("received")
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(1.0)
+        [queue] = self.admin("GET", "/__admin/queues")
+        self.admin("DELETE", f"/__admin/queues/{queue['queue_id']}")
+        # The client gets BAD_EVENT_QUEUE_ID, waits a second, and registers a new queue.
+        time.sleep(2.5)
+        [new_queue] = self.admin("GET", "/__admin/queues")
+        self.client(CORDELIA).update_presence({"status": "active"})
+        listener.join(timeout=20)
+
+        self.assertNotEqual(new_queue["queue_id"], queue["queue_id"])
+        self.assertEqual(outcome, ["received"])
+        self.assertEqual(received[0]["user_id"], 5)
+        registrations = self.admin("GET", "/__admin/requests/count?path=/api/v1/register")
+        self.assertEqual(registrations, {"count": 2})
 
 
 if __name__ == "__main__":
