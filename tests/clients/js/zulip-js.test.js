@@ -260,3 +260,36 @@ test('a realm of its own, reached by path, sees an injected rate limit as Zulip 
     assert.equal((await admin('DELETE', '/realms/js')).status, 204);
   }
 });
+
+test('a registered queue long-polls and receives the presence event of another client\'s report', async () => {
+  const iago = await zulip({ ...IAGO, realm });
+  // Othello was last active 200 s ago (no earlier test reports as him): an active report
+  // brings him online.
+  const othello = await zulip({ username: 'othello@zulip.com', apiKey: 'Hq2AK7EGHZbKoXi0d9TH4QgTNBEjE4o2', realm });
+  const registered = await iago.callEndpoint('/register', 'POST', { event_types: JSON.stringify(['presence']) });
+  assert.equal(registered.result, 'success');
+  assert.equal(registered.last_event_id, -1);
+  assert.deepEqual(registered.presences['othello@zulip.com'], EVERYONE['othello@zulip.com']);
+
+  const polling = iago.callEndpoint('/events', 'GET', { queue_id: registered.queue_id, last_event_id: -1 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const before = Math.floor(Date.now() / 1000);
+  await othello.callEndpoint('/users/me/presence', 'POST', { status: 'active' });
+  const after = Math.floor(Date.now() / 1000);
+  const events = await polling;
+
+  assert.equal(events.result, 'success');
+  assert.equal(events.queue_id, registered.queue_id);
+  assert.equal(events.events.length, 1);
+  const [event] = events.events;
+  const { timestamp } = event.presence.website;
+  assert.ok(before <= timestamp && timestamp <= after, `${timestamp}`);
+  assert.deepEqual(
+    { ...event, server_timestamp: 0 },
+    {
+      type: 'presence', user_id: 4, email: 'othello@zulip.com', server_timestamp: 0,
+      presence: { website: { client: 'website', status: 'active', timestamp, pushable: false } },
+      id: 0,
+    },
+  );
+});
