@@ -56,6 +56,9 @@ pub struct Entry {
     pub status: Option<u16>,
     /// The admin fault that answered or delayed this request, if any.
     pub fault: Option<u64>,
+    /// What the mock did differently from Zulip for this request, if anything (e.g. event
+    /// types `/register` does not model).
+    pub note: Option<String>,
 }
 
 /// One journalled request as it is kept, as cheap to record as it can be: `Entry` is made from
@@ -75,6 +78,7 @@ pub struct Record {
     pub auth_failure: Option<String>,
     pub status: Option<StatusCode>,
     pub fault: Option<u64>,
+    pub note: Option<String>,
 }
 
 impl Record {
@@ -107,6 +111,7 @@ impl Record {
             user_agent: self.user_agent.clone(),
             status: self.status.map(|status| status.as_u16()),
             fault: self.fault,
+            note: self.note.clone(),
         }
     }
 }
@@ -293,6 +298,7 @@ pub struct NoteInner {
     pub user: Option<Arc<User>>,
     pub auth_failure: Option<String>,
     pub rate_limit: Option<RateLimitHeaders>,
+    pub remark: Option<String>,
 }
 
 impl RequestNote {
@@ -315,6 +321,11 @@ impl RequestNote {
     /// A rate limit applied; its headers go on the response.
     pub fn rate_limited(&self, headers: RateLimitHeaders) {
         self.lock().rate_limit = Some(headers);
+    }
+
+    /// The handler served the request differently from Zulip, for this reason.
+    pub fn remark(&self, remark: String) {
+        self.lock().remark = Some(remark);
     }
 
     /// The rate-limit headers noted, if any.
@@ -350,6 +361,7 @@ mod tests {
             auth_failure: None,
             status: Some(StatusCode::OK),
             fault: None,
+            note: None,
         }
     }
 

@@ -57,6 +57,7 @@ pub(crate) async fn observe(
         auth_failure: None,
         status: None,
         fault: None,
+        note: None,
     });
 
     // Only form and multipart bodies carry Zulip parameters; only they are read here.
@@ -141,6 +142,7 @@ fn finish(
         auth_failure: noted.auth_failure,
         status: response.map(Response::status),
         fault,
+        note: noted.remark,
         ..record
     });
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::Extensions;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -14,6 +15,7 @@ use crate::events::{jitter, AckError, EventQueue, QueueOptions};
 use crate::feature_level::{
     HISTORY_LIMIT_DAYS, PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS, ZULIP_MERGE_BASE,
 };
+use crate::journal::RequestNote;
 use crate::params::RequestParams;
 use crate::presence::{select_presence, ModernPresence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS};
 use crate::response::Success;
@@ -24,6 +26,9 @@ use super::presence::UserPresence;
 
 /// `server_presence_ping_interval_seconds`: how often clients report presence.
 const PRESENCE_PING_INTERVAL_SECONDS: i64 = 60;
+
+/// The fetch types `/register` returns state for; others are skipped, as Zulip skips unknown ones.
+const MODELLED_FETCH_TYPES: &[&str] = &["presence", "realm"];
 
 /// The `/register` parameters this server reads or accepts (every other one is listed back as
 /// unsupported).
@@ -112,6 +117,7 @@ struct RealmPresenceSettings {
 pub(super) async fn register(
     State(state): State<AppState>,
     authed: AuthedUser,
+    extensions: Extensions,
     params: RequestParams,
 ) -> ApiResult<Success<RegisterResponse>> {
     let server = state.store.server();
@@ -122,6 +128,19 @@ pub(super) async fn register(
         None => types.clone(),
     };
     let slim_presence = params.json_bool("slim_presence", false)?;
+    if let (Some(note), Some(types)) = (extensions.get::<RequestNote>(), &fetch_types) {
+        let unmodelled: Vec<&str> = types
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !MODELLED_FETCH_TYPES.contains(name))
+            .collect();
+        if !unmodelled.is_empty() {
+            note.remark(format!(
+                "fetch types not modelled by this mock, so not in the response: {}",
+                unmodelled.join(", ")
+            ));
+        }
+    }
     let history_limit_days = match level.has(HISTORY_LIMIT_DAYS) {
         true => params.json_int("presence_history_limit_days")?,
         false => None,

@@ -140,6 +140,7 @@ async fn every_zulip_request_is_journalled_with_what_the_client_sent() {
                 "user_agent": "ZulipMobile/27.0",
                 "status": 200,
                 "fault": null,
+                "note": null,
             }],
             "count": 1, "dropped": 0, "capacity": 10_000,
         })

@@ -521,3 +521,73 @@ async fn a_queue_dropped_while_a_poll_waits_answers_it_with_bad_event_queue_id()
 
     waiting.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
+
+#[tokio::test]
+async fn no_event_when_the_realm_has_presence_disabled_or_the_user_hides_it() {
+    let hidden = {
+        let mut fixture = default_fixture_json();
+        fixture["realms"][0]["users"][2]["presence_enabled"] = json!(false);
+        TestApp::from_fixture_json(&fixture)
+    };
+    let disabled = {
+        let mut fixture = default_fixture_json();
+        fixture["realms"][0]["presence_disabled"] = json!(true);
+        TestApp::from_fixture_json(&fixture)
+    };
+    for app in [hidden, disabled] {
+        let queue = queue_of(&app, IAGO, "").await;
+        app.advance(200);
+        app.post_presence(HAMLET, "status=active&ping_only=true")
+            .await;
+
+        let events = poll(
+            &app,
+            IAGO,
+            &format!("queue_id={queue}&last_event_id=-1&dont_block=true"),
+        )
+        .await;
+
+        assert_eq!(events.json(), events_body(json!([])));
+    }
+}
+
+#[tokio::test]
+async fn registering_past_the_queue_cap_is_refused() {
+    let app = TestApp::new();
+    app.admin(
+        Method::PATCH,
+        "/__admin/events/settings",
+        Some(json!({"max_queues": 1})),
+    )
+    .await;
+    queue_of(&app, IAGO, "").await;
+
+    let refused = register(&app, IAGO, "").await;
+
+    refused.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("Too many event queues on this server"),
+        JSON,
+    );
+}
+
+#[tokio::test]
+async fn the_journal_says_which_fetch_types_register_did_not_serve() {
+    let app = TestApp::new();
+
+    let registered = register(
+        &app,
+        IAGO,
+        "fetch_event_types=%5B%22presence%22%2C%22message%22%2C%22subscription%22%5D",
+    )
+    .await;
+    let journal = app
+        .admin(Method::GET, "/__admin/requests?path=/api/v1/register", None)
+        .await;
+
+    assert_eq!(registered.status, StatusCode::OK);
+    assert_eq!(
+        journal.json()["requests"][0]["note"],
+        "fetch types not modelled by this mock, so not in the response: message, subscription"
+    );
+}
