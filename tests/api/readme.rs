@@ -46,6 +46,25 @@ fn the_readme_admin_flow_is_the_script_that_tests_run() {
     );
 }
 
+#[test]
+fn the_readme_presence_bot_is_the_script_that_tests_run() {
+    let block = README
+        .split("<!-- presence-bot: tests/clients/bot/presence_bot.py -->")
+        .nth(1)
+        .unwrap()
+        .split("```python\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+
+    assert_eq!(
+        block,
+        include_str!("../../tests/clients/bot/presence_bot.py")
+    );
+}
+
 /// Every "| `email` ... | `key` |" row of README's credentials table.
 fn readme_credentials() -> Vec<(String, String, Option<String>)> {
     README
