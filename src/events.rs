@@ -59,6 +59,9 @@ pub struct QueueOptions {
     pub slim_presence: bool,
     /// Presence events in the modern form (`simplified_presence_events`, feature level 419).
     pub simplified_presence: bool,
+    /// This queue's own idle timeout (`idle_queue_timeout`, feature level 481); default: the
+    /// server's.
+    pub idle_timeout_seconds: Option<i64>,
 }
 
 /// Why an acknowledgement was refused (zerver/tornado/views.py messages).
@@ -209,7 +212,13 @@ impl EventQueue {
         })
     }
 
-    fn is_idle_past(&self, now: Timestamp, seconds: i64) -> bool {
+    /// Seconds this queue may stay unused, given the server's default.
+    pub fn idle_timeout(&self, default_seconds: i64) -> i64 {
+        self.options.idle_timeout_seconds.unwrap_or(default_seconds)
+    }
+
+    fn is_idle_past(&self, now: Timestamp, default_seconds: i64) -> bool {
+        let seconds = self.idle_timeout(default_seconds);
         let state = self.lock();
         !state.waiting && now > state.last_used.plus_seconds(seconds)
     }

@@ -60,6 +60,9 @@ pub const SIMPLIFIED_PRESENCE_EVENTS: FeatureLevel = FeatureLevel(419);
 /// `discord` from this series on (Zulip PR #38643; its exact level is not confirmed).
 pub const DISCORD_AUTHENTICATION: FeatureLevel = FeatureLevel(426);
 
+/// Zulip 12.0: `/register` takes `idle_queue_timeout` and returns `idle_queue_timeout_secs`.
+pub const IDLE_QUEUE_TIMEOUT: FeatureLevel = FeatureLevel(481);
+
 /// Zulip 12.0: single-user presence is in the modern format only (`active_timestamp`,
 /// `idle_timestamp`).
 pub const USER_PRESENCE_MODERN: FeatureLevel = FeatureLevel(487);

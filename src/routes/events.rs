@@ -13,7 +13,8 @@ use crate::auth::AuthedUser;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{jitter, AckError, EventQueue, QueueOptions};
 use crate::feature_level::{
-    HISTORY_LIMIT_DAYS, PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS, ZULIP_MERGE_BASE,
+    HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT, PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS,
+    ZULIP_MERGE_BASE,
 };
 use crate::journal::RequestNote;
 use crate::params::RequestParams;
@@ -40,11 +41,9 @@ const REGISTER_PARAMETERS: &[&str] = &[
     "dont_block",
     "event_types",
     "fetch_event_types",
-    "idle_queue_timeout",
     "include_streams",
     "include_subscribers",
     "narrow",
-    "presence_history_limit_days",
     "queue_lifespan_secs",
     "slim_presence",
 ];
@@ -89,6 +88,9 @@ pub(super) struct RegisterResponse {
     realm: Option<RealmPresenceSettings>,
     queue_id: String,
     last_event_id: i64,
+    /// From feature level 481.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_queue_timeout_secs: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,11 +149,33 @@ pub(super) async fn register(
     };
     let simplified = level.has(SIMPLIFIED_PRESENCE_EVENTS)
         && client_capability(&params, "simplified_presence_events")?;
+    let idle_timeout = match level.has(IDLE_QUEUE_TIMEOUT) {
+        true => params.json_int("idle_queue_timeout")?,
+        false => None,
+    };
+    if idle_timeout.is_some_and(|seconds| seconds < 1) {
+        return Err(ApiError::BadRequest(
+            "idle_queue_timeout must be 1 or more".to_owned(),
+        ));
+    }
+    // Parameters newer than the server's level are not read: they are ignored and listed.
+    let mut used = REGISTER_PARAMETERS.to_vec();
+    used.extend(
+        level
+            .has(HISTORY_LIMIT_DAYS)
+            .then_some("presence_history_limit_days"),
+    );
+    used.extend(
+        level
+            .has(IDLE_QUEUE_TIMEOUT)
+            .then_some("idle_queue_timeout"),
+    );
     let now = state.clock.now();
     let options = QueueOptions {
         presence: wants(&types, "presence"),
         slim_presence,
         simplified_presence: simplified,
+        idle_timeout_seconds: idle_timeout,
     };
     let queue = state
         .control
@@ -206,8 +230,11 @@ pub(super) async fn register(
         realm,
         queue_id: queue.id.clone(),
         last_event_id: -1,
+        idle_queue_timeout_secs: level
+            .has(IDLE_QUEUE_TIMEOUT)
+            .then(|| queue.idle_timeout(state.control.events.settings().idle_timeout_seconds)),
     })
-    .with_ignored_parameters(state.ignored_parameters(&params, REGISTER_PARAMETERS)))
+    .with_ignored_parameters(state.ignored_parameters(&params, &used)))
 }
 
 /// Whether `client_capabilities` (a JSON object) turns `name` on.

@@ -61,6 +61,7 @@ async fn register_returns_a_queue_and_the_presence_snapshot() {
             "presence_last_update_id": 11,
             "queue_id": format!("{NOW}:0"),
             "last_event_id": -1,
+            "idle_queue_timeout_secs": 600,
         }),
         JSON_NEVER_CACHE,
     );
@@ -590,4 +591,28 @@ async fn the_journal_says_which_fetch_types_register_did_not_serve() {
         journal.json()["requests"][0]["note"],
         "fetch types not modelled by this mock, so not in the response: message, subscription"
     );
+}
+
+#[tokio::test]
+async fn a_queue_may_ask_for_its_own_idle_timeout_from_481() {
+    let before = register(
+        &TestApp::at_feature_level(480),
+        IAGO,
+        "idle_queue_timeout=30",
+    )
+    .await;
+    let app = TestApp::at_feature_level(481);
+    let registered = register(&app, IAGO, "idle_queue_timeout=30").await;
+    let queue = registered.json()["queue_id"].as_str().unwrap().to_owned();
+
+    app.advance(31);
+    let expired = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
+
+    assert_eq!(before.json().get("idle_queue_timeout_secs"), None);
+    assert_eq!(
+        before.json()["ignored_parameters_unsupported"],
+        json!(["idle_queue_timeout"])
+    );
+    assert_eq!(registered.json()["idle_queue_timeout_secs"], 30);
+    expired.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
