@@ -607,17 +607,27 @@ pub(super) async fn delete_pair(
     State(state): State<AppState>,
     Path((segment, users)): Path<(String, String)>,
 ) -> AdminResult<StatusCode> {
-    let realm = realm_of(&state, &segment)?;
-    let wanted = sorted(ids_of(&users)?);
-    edit_realm(&state, &realm, |fixture| {
-        let before = fixture.direct_message_pairs.len();
-        fixture
-            .direct_message_pairs
-            .retain(|p| sorted(p.to_vec()) != wanted);
-        if fixture.direct_message_pairs.len() == before {
-            return Err(AdminError::NotFound(format!(
-                "no direct-message pair {users:?}"
-            )));
+    remove_conversation(&state, &segment, &users, "direct-message pair", |fixture| {
+        &mut fixture.direct_message_pairs
+    })
+}
+
+/// Removes the direct-message pair or group whose members `users` lists (in any order).
+fn remove_conversation<T: AsRef<[UserId]>>(
+    state: &AppState,
+    segment: &str,
+    users: &str,
+    what: &str,
+    list: impl FnOnce(&mut RealmFixture) -> &mut Vec<T>,
+) -> AdminResult<StatusCode> {
+    let realm = realm_of(state, segment)?;
+    let wanted = sorted(ids_of(users)?);
+    edit_realm(state, &realm, |fixture| {
+        let list = list(fixture);
+        let before = list.len();
+        list.retain(|members| sorted(members.as_ref().to_vec()) != wanted);
+        if list.len() == before {
+            return Err(AdminError::NotFound(format!("no {what} {users:?}")));
         }
         Ok(StatusCode::NO_CONTENT)
     })
@@ -667,20 +677,13 @@ pub(super) async fn delete_group(
     State(state): State<AppState>,
     Path((segment, users)): Path<(String, String)>,
 ) -> AdminResult<StatusCode> {
-    let realm = realm_of(&state, &segment)?;
-    let wanted = sorted(ids_of(&users)?);
-    edit_realm(&state, &realm, |fixture| {
-        let before = fixture.direct_message_groups.len();
-        fixture
-            .direct_message_groups
-            .retain(|g| sorted(g.clone()) != wanted);
-        if fixture.direct_message_groups.len() == before {
-            return Err(AdminError::NotFound(format!(
-                "no direct-message group {users:?}"
-            )));
-        }
-        Ok(StatusCode::NO_CONTENT)
-    })
+    remove_conversation(
+        &state,
+        &segment,
+        &users,
+        "direct-message group",
+        |fixture| &mut fixture.direct_message_groups,
+    )
 }
 
 /// `GET /__admin/realms/{realm}/presence`: every presence row, with its update id.

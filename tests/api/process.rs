@@ -565,6 +565,22 @@ fn a_feature_level_of_zero_is_refused_at_start() {
     );
 }
 
+/// Sends `head` (request line and headers, without Host) from another thread; the handle
+/// gives the raw response.
+fn request_in_background(addr: &str, head: String) -> std::thread::JoinHandle<String> {
+    let addr = addr.to_owned();
+    std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(stream, "{head}Host: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+}
+
 /// `Authorization` for Iago, as a header line.
 fn iago_authorization() -> String {
     format!(
@@ -581,22 +597,13 @@ fn sigterm_during_a_request_lets_it_finish_then_exits_0() {
         "/__admin/faults",
         r#"{"path": "/api/v1/realm/presence", "delay_ms": 700, "times": 1}"#,
     );
-    let addr = server.addr.clone();
-    let in_flight = std::thread::spawn(move || {
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET /api/v1/realm/presence HTTP/1.1\r\n{}Host: {addr}\r\nConnection: close\r\n\r\n",
+    let in_flight = request_in_background(
+        &server.addr,
+        format!(
+            "GET /api/v1/realm/presence HTTP/1.1\r\n{}",
             iago_authorization()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    });
+        ),
+    );
     std::thread::sleep(Duration::from_millis(200));
 
     let (code, _, output) = server.terminate();
@@ -745,22 +752,13 @@ fn shutdown_answers_a_waiting_long_poll_at_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    let addr = server.addr.clone();
-    let waiting = std::thread::spawn(move || {
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}Host: {addr}\r\nConnection: close\r\n\r\n",
+    let waiting = request_in_background(
+        &server.addr,
+        format!(
+            "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}",
             iago_authorization()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    });
+        ),
+    );
     std::thread::sleep(Duration::from_millis(300));
 
     let (code, elapsed, _) = server.terminate();

@@ -48,9 +48,10 @@ class EventLoopTest(unittest.TestCase):
         email, api_key = credentials
         return zulip.Client(email=email, api_key=api_key, site=self.site)
 
-    def test_call_on_each_event_receives_the_presence_event_of_another_clients_report(self):
-        received = []
-        outcome = []
+    def listen_for_one_event(self):
+        """Runs Iago's call_on_each_event in a thread until it gets one event; returns the
+        thread, the events received and the outcome."""
+        received, outcome = [], []
 
         def callback(event):
             received.append(event)
@@ -65,6 +66,10 @@ class EventLoopTest(unittest.TestCase):
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         time.sleep(1.0)  # the listener registers and starts its long-poll
+        return listener, received, outcome
+
+    def test_call_on_each_event_receives_the_presence_event_of_another_clients_report(self):
+        listener, received, outcome = self.listen_for_one_event()
         before = int(time.time())
         self.assertEqual(self.client(CORDELIA).update_presence({"status": "active"})["result"], "success")
         after = int(time.time())
@@ -92,22 +97,7 @@ class EventLoopTest(unittest.TestCase):
             return json.loads(text) if text else None
 
     def test_call_on_each_event_registers_again_when_its_queue_is_dropped(self):
-        received = []
-        outcome = []
-
-        def callback(event):
-            received.append(event)
-            raise Received
-
-        def listen():
-            try:
-                self.client(IAGO).call_on_each_event(callback, event_types=["presence"])
-            except Received:
-                outcome.append("received")
-
-        listener = threading.Thread(target=listen, daemon=True)
-        listener.start()
-        time.sleep(1.0)
+        listener, received, outcome = self.listen_for_one_event()
         [queue] = self.admin("GET", "/__admin/queues")
         self.admin("DELETE", f"/__admin/queues/{queue['queue_id']}")
         # The client gets BAD_EVENT_QUEUE_ID, waits a second, and registers a new queue.
