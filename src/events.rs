@@ -180,6 +180,15 @@ impl EventQueue {
         state.last_used = now;
     }
 
+    /// A guard that ends poll `ticket` when dropped, also when its client goes away and the
+    /// request is dropped mid-wait (else the queue would count as waited on and never expire).
+    pub fn waiting_guard(&self, ticket: u64) -> WaitGuard<'_> {
+        WaitGuard {
+            queue: self,
+            ticket,
+        }
+    }
+
     /// Whether the queue was deleted (by its client, the admin API, a reset or expiry).
     pub fn is_removed(&self) -> bool {
         self.removed.load(Ordering::SeqCst)
@@ -221,6 +230,22 @@ impl EventQueue {
         let seconds = self.idle_timeout(default_seconds);
         let state = self.lock();
         !state.waiting && now > state.last_used.plus_seconds(seconds)
+    }
+}
+
+/// Ends a waiting poll when dropped (see `EventQueue::waiting_guard`).
+#[derive(Debug)]
+pub struct WaitGuard<'a> {
+    queue: &'a EventQueue,
+    ticket: u64,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.queue.lock();
+        if state.poll == self.ticket {
+            state.waiting = false;
+        }
     }
 }
 

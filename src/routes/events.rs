@@ -313,6 +313,7 @@ pub(super) async fn get_events(
         }));
     }
     let ticket = queue.start_waiting();
+    let _waiting = queue.waiting_guard(ticket);
     let settings = events.settings();
     let heartbeat = jitter(settings.heartbeat_min, settings.heartbeat_max);
     let deadline = tokio::time::Instant::now() + heartbeat.min(settings.longpoll_timeout);

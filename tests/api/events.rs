@@ -616,3 +616,21 @@ async fn a_queue_may_ask_for_its_own_idle_timeout_from_481() {
     assert_eq!(registered.json()["idle_queue_timeout_secs"], 30);
     expired.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
+
+#[tokio::test]
+async fn a_queue_whose_poll_was_abandoned_still_expires() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+    let query = format!("queue_id={queue}&last_event_id=-1");
+
+    // The client gives up on its poll (the request is dropped while it waits).
+    let abandoned = tokio::time::timeout(Duration::from_millis(50), poll(&app, IAGO, &query)).await;
+    app.advance(601);
+    let later = poll(&app, IAGO, &query).await;
+
+    assert!(
+        abandoned.is_err(),
+        "the poll should still have been waiting"
+    );
+    later.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
+}
