@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use serde_json::json;
 
 use crate::clock::Timestamp;
-use crate::presence::{can_access, AccessPolicy, LegacyPresence, ModernPresence, WEBSITE};
+use crate::presence::{can_access, LegacyPresence, ModernPresence, WEBSITE};
 use crate::state::AppState;
 use crate::store::{PresenceRow, RealmState, User, UserId};
 
@@ -461,11 +461,7 @@ pub fn publish_presence(
     let Some(row) = realm_state.presence_row(reporter.user_id) else {
         return;
     };
-    let server = state.store.server();
-    let policy = AccessPolicy {
-        limits_presence: server.can_access_all_users_group_limits_presence,
-        feature_level: server.feature_level,
-    };
+    let policy = state.access_policy();
     let recipients: Vec<UserId> = realm_state
         .users()
         .filter(|user| user.is_active)

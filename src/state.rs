@@ -9,6 +9,7 @@ use crate::faults::Faults;
 use crate::feature_level::FeatureLevel;
 use crate::fixtures::Fixture;
 use crate::journal::{self, Journal};
+use crate::presence::AccessPolicy;
 use crate::rate_limit::{RateLimiter, RateRule};
 use crate::store::Store;
 
@@ -162,6 +163,15 @@ impl AppState {
                 .base
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fixture);
+        }
+    }
+
+    /// The presence access policy the server's settings give.
+    pub fn access_policy(&self) -> AccessPolicy {
+        let server = self.store.server();
+        AccessPolicy {
+            limits_presence: server.can_access_all_users_group_limits_presence,
+            feature_level: server.feature_level,
         }
     }
 

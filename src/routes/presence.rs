@@ -21,7 +21,7 @@ use crate::params::RequestParams;
 use crate::presence::{
     old_modern_presence, realm_client_presence, realm_presence, realm_presence_validity,
     report_client, reported_times, sees_everyone, select_presence, user_client_presence,
-    user_presence, website_client, AccessPolicy, LegacyPresence, ModernPresence, OldModernPresence,
+    user_presence, website_client, LegacyPresence, ModernPresence, OldModernPresence,
     PresenceQuery, Status, UserPresenceError, WEBSITE,
 };
 use crate::response::{finish_success, success_prefix, Success};
@@ -123,15 +123,6 @@ pub(super) struct ClientPresenceResponse {
 }
 
 impl AppState {
-    /// The presence access policy the server's settings give.
-    pub(super) fn access_policy(&self) -> AccessPolicy {
-        let server = self.store.server();
-        AccessPolicy {
-            limits_presence: server.can_access_all_users_group_limits_presence,
-            feature_level: server.feature_level,
-        }
-    }
-
     /// The request's unsupported parameters, when this server's feature level lists them.
     pub(super) fn ignored_parameters(&self, params: &RequestParams, used: &[&str]) -> Vec<String> {
         if self

@@ -29,6 +29,18 @@ async fn poll(app: &TestApp, user: Credentials, query: &str) -> TestResponse {
         .await
 }
 
+/// Asserts that `queue` holds no event, polling without waiting.
+async fn assert_no_events(app: &TestApp, user: Credentials, queue: &str) {
+    let events = poll(
+        app,
+        user,
+        &format!("queue_id={queue}&last_event_id=-1&dont_block=true"),
+    )
+    .await;
+    assert_eq!(events.status, StatusCode::OK);
+    assert_eq!(events.json(), events_body(json!([])));
+}
+
 fn events_body(events: Value) -> Value {
     json!({"result": "success", "msg": "", "events": events})
 }
@@ -118,14 +130,7 @@ async fn pings_and_idle_reports_send_no_event() {
     app.advance(300);
     app.post_presence(HAMLET, "status=idle&ping_only=true")
         .await;
-    let events = poll(
-        &app,
-        IAGO,
-        &format!("queue_id={queue}&last_event_id=-1&dont_block=true"),
-    )
-    .await;
-
-    assert_eq!(events.json(), events_body(json!([])));
+    assert_no_events(&app, IAGO, &queue).await;
 }
 
 #[tokio::test]
@@ -541,14 +546,7 @@ async fn no_event_when_the_realm_has_presence_disabled_or_the_user_hides_it() {
         app.post_presence(HAMLET, "status=active&ping_only=true")
             .await;
 
-        let events = poll(
-            &app,
-            IAGO,
-            &format!("queue_id={queue}&last_event_id=-1&dont_block=true"),
-        )
-        .await;
-
-        assert_eq!(events.json(), events_body(json!([])));
+        assert_no_events(&app, IAGO, &queue).await;
     }
 }
 

@@ -8,19 +8,23 @@ use crate::helpers::*;
 const README: &str = include_str!("../../README.md");
 const EXAMPLE: &str = include_str!("../../fixtures/example.json");
 
-#[test]
-fn the_readme_example_fixture_is_fixtures_example_json() {
-    let after_marker = README
-        .split("<!-- example-fixture: fixtures/example.json -->")
+/// The first code block fenced as `language` after README's `<!-- {marker} -->` comment.
+fn readme_block(marker: &str, language: &str) -> &'static str {
+    README
+        .split(&format!("<!-- {marker} -->"))
         .nth(1)
-        .unwrap();
-    let block = after_marker
-        .split("```json\n")
+        .unwrap()
+        .split(&format!("```{language}\n"))
         .nth(1)
         .unwrap()
         .split("```")
         .next()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn the_readme_example_fixture_is_fixtures_example_json() {
+    let block = readme_block("example-fixture: fixtures/example.json", "json");
 
     let in_readme: Value = serde_json::from_str(block).unwrap();
     let in_file: Value = serde_json::from_str(EXAMPLE).unwrap();
@@ -29,16 +33,7 @@ fn the_readme_example_fixture_is_fixtures_example_json() {
 
 #[test]
 fn the_readme_admin_flow_is_the_script_that_tests_run() {
-    let block = README
-        .split("<!-- admin-flow: tests/clients/admin-flow/flow.sh -->")
-        .nth(1)
-        .unwrap()
-        .split("```sh\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
+    let block = readme_block("admin-flow: tests/clients/admin-flow/flow.sh", "sh");
 
     assert_eq!(
         block,
@@ -48,16 +43,7 @@ fn the_readme_admin_flow_is_the_script_that_tests_run() {
 
 #[test]
 fn the_readme_presence_bot_is_the_script_that_tests_run() {
-    let block = README
-        .split("<!-- presence-bot: tests/clients/bot/presence_bot.py -->")
-        .nth(1)
-        .unwrap()
-        .split("```python\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
+    let block = readme_block("presence-bot: tests/clients/bot/presence_bot.py", "python");
 
     assert_eq!(
         block,
