@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use axum::Router;
+
 use base64::Engine as _;
 use divan::Bencher;
 use http_body_util::BodyExt;
@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use zulip_presence_mock::clock::{Clock, Timestamp};
 use zulip_presence_mock::fixtures::Fixture;
 use zulip_presence_mock::state::Options;
-use zulip_presence_mock::{build_app, AppState};
+use zulip_presence_mock::{build_app, App, AppState};
 
 const SIZES: &[usize] = &[10, 1_000, 10_000, 100_000];
 
@@ -60,7 +60,7 @@ fn request() -> Request<Body> {
         .unwrap()
 }
 
-async fn serve(app: &Router) -> usize {
+async fn serve(app: &App) -> usize {
     let response = app.clone().oneshot(request()).await.unwrap();
     response
         .into_body()

@@ -3,6 +3,7 @@
 //! status, message and header, checked in Zulip's order. Also picks the request's realm from
 //! its Host header (zerver/lib/subdomains.py).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -139,10 +140,7 @@ pub fn authenticate(
                 )
             })?,
     };
-    let (realm_name, deactivated) = account.realm.read(|realm| {
-        let settings = realm.settings();
-        (settings.name.clone(), settings.deactivated)
-    });
+    let deactivated = account.realm.read(|realm| realm.settings().deactivated);
     let deactivated_error = |msg: &'static str, code: &'static str| {
         if store
             .server()
@@ -161,7 +159,8 @@ pub fn authenticate(
                 "REALM_DEACTIVATED",
             ),
             format!(
-                "{email}'s realm {realm_name:?} (subdomain {:?}) is deactivated",
+                "{email}'s realm {:?} (subdomain {:?}) is deactivated",
+                account.realm.read(|realm| realm.settings().name.clone()),
                 account.realm.subdomain()
             ),
         ));
@@ -219,8 +218,8 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiErr
         return Err(ApiError::NotLoggedIn);
     };
     let value = String::from_utf8_lossy(value.as_bytes());
-    let tokens: Vec<&str> = value.split_whitespace().collect();
-    let [scheme, encoded] = tokens[..] else {
+    let mut tokens = value.split_whitespace();
+    let (Some(scheme), Some(encoded), None) = (tokens.next(), tokens.next(), tokens.next()) else {
         return Err(INVALID_HEADER);
     };
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -238,11 +237,15 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiErr
 /// Python's `base64.b64decode(s)` (no `validate`): characters outside the alphabet are
 /// discarded first, then the padding must be right.
 fn decode_base64_like_python(encoded: &str) -> Option<Vec<u8>> {
-    let kept: String = encoded
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(kept).ok()
+    let in_alphabet = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    let kept: Cow<'_, str> = if encoded.chars().all(in_alphabet) {
+        Cow::Borrowed(encoded)
+    } else {
+        Cow::Owned(encoded.chars().filter(|&c| in_alphabet(c)).collect())
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(kept.as_bytes())
+        .ok()
 }
 
 fn accepts_html(headers: &HeaderMap) -> bool {

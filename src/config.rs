@@ -19,7 +19,7 @@ use crate::state::{AdminAccess, Limits, Options, RealmPresenceIgnoredParameters}
     name = "zulip-presence-mock",
     version,
     about,
-    after_help = "Logging: RUST_LOG sets the filter (default: zulip_presence_mock=info,tower_http=info).\n\
+    after_help = "Logging: RUST_LOG sets the filter (default: zulip_presence_mock=info).\n\
                   API keys and Authorization headers are never logged."
 )]
 pub struct Config {

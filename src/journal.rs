@@ -174,7 +174,6 @@ impl Filter {
 struct Inner {
     /// Records with their ids, oldest first.
     entries: VecDeque<(u64, Record)>,
-    capacity: usize,
     next_id: u64,
     /// Entries dropped because the journal was full.
     dropped: u64,
@@ -183,6 +182,8 @@ struct Inner {
 /// The bounded journal. Cheap to append to from every request.
 #[derive(Debug)]
 pub struct Journal {
+    /// Fixed at start (`--journal-size`), so checking it takes no lock.
+    capacity: usize,
     inner: Mutex<Inner>,
 }
 
@@ -200,9 +201,9 @@ impl Journal {
     /// A journal keeping at most `capacity` entries (0: record nothing).
     pub fn new(capacity: usize) -> Self {
         Self {
+            capacity,
             inner: Mutex::new(Inner {
                 entries: VecDeque::new(),
-                capacity,
                 next_id: 1,
                 dropped: 0,
             }),
@@ -217,18 +218,18 @@ impl Journal {
 
     /// Whether anything is recorded at all.
     pub fn is_enabled(&self) -> bool {
-        self.lock().capacity > 0
+        self.capacity > 0
     }
 
     /// Appends `record` with the next id, dropping the oldest when full.
     pub fn record(&self, record: Record) {
-        let mut inner = self.lock();
-        if inner.capacity == 0 {
+        if self.capacity == 0 {
             return;
         }
+        let mut inner = self.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        while inner.entries.len() >= inner.capacity {
+        while inner.entries.len() >= self.capacity {
             inner.entries.pop_front();
             inner.dropped += 1;
         }
@@ -255,7 +256,7 @@ impl Journal {
             count: requests.len(),
             requests,
             dropped: inner.dropped,
-            capacity: inner.capacity,
+            capacity: self.capacity,
         }
     }
 

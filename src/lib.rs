@@ -40,9 +40,13 @@ pub mod telemetry;
 pub mod watch;
 
 use std::any::Any;
+use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
@@ -55,8 +59,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
-use tracing::{Level, Span};
+use tracing::Level;
 
 pub use state::AppState;
 
@@ -64,26 +67,133 @@ pub use state::AppState;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the complete application. Tests call this and drive it with `oneshot`.
-pub fn build_app(state: AppState) -> Router {
+pub fn build_app(state: AppState) -> App {
     let routes = routes::api_router(&state)
         .merge(admin::admin_router(&state.options.admin))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ));
-    let app = with_middleware(routes)
+    let router = with_middleware(routes)
         .layer(axum::middleware::from_fn_with_state(
             state.options.limits.request_timeout,
             enforce_request_timeout,
         ))
-        .with_state(state);
-    // A realm named in the path (`/__realm/<subdomain>/api/...`) is taken off before routing,
-    // so this layer wraps the whole routed app.
-    Router::new()
-        .fallback_service(app)
-        .layer(axum::middleware::map_request(|request: Request| async {
-            auth::strip_realm_prefix(request)
-        }))
+        .with_state(state.clone());
+    App { state, router }
+}
+
+/// The whole application as one service: a realm named in the path (`/__realm/<subdomain>/...`)
+/// is taken off first; then `routes::fast_path` answers what clients poll most, and the router
+/// everything else. Each request is logged once, when its response is ready.
+#[derive(Clone)]
+pub struct App {
+    state: AppState,
+    router: Router,
+}
+
+impl<B> tower::Service<Request<B>> for App
+where
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AppFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> AppFuture {
+        let request = auth::strip_realm_prefix(request.map(axum::body::Body::new));
+        let log = RequestLog::start(&request);
+        let fast = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            routes::fast_path(&self.state, &request)
+        }));
+        let answer = match fast {
+            Ok(Some(response)) => Answer::Ready(Some(response)),
+            Ok(None) => Answer::Routed(self.router.call(request)),
+            Err(panic) => Answer::Ready(Some(internal_error_for_panic(panic))),
+        };
+        AppFuture { answer, log }
+    }
+}
+
+/// The response future of `App`.
+pub struct AppFuture {
+    answer: Answer,
+    log: Option<RequestLog>,
+}
+
+enum Answer {
+    Ready(Option<Response>),
+    Routed(axum::routing::future::RouteFuture<Infallible>),
+}
+
+impl Future for AppFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = match &mut self.answer {
+            Answer::Ready(response) => response.take().expect("polled after completion"),
+            Answer::Routed(future) => match Pin::new(future).poll(cx) {
+                Poll::Ready(Ok(response)) => response,
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        if let Some(log) = self.log.take() {
+            log.finish(response.status());
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// One log line per request, written when its response is ready: method and path only, never
+/// headers (credentials) or queries. Health checks (every few seconds in a container) are
+/// logged at debug level only.
+struct RequestLog {
+    start: Instant,
+    method: axum::http::Method,
+    path: String,
+    health: bool,
+}
+
+impl RequestLog {
+    /// `None` when the line would be filtered out anyway.
+    fn start(request: &Request) -> Option<Self> {
+        let path = request.uri().path();
+        let health = path == admin::HEALTH_PATH;
+        let enabled = if health {
+            tracing::enabled!(Level::DEBUG)
+        } else {
+            tracing::enabled!(Level::INFO)
+        };
+        enabled.then(|| Self {
+            start: Instant::now(),
+            method: request.method().clone(),
+            path: path.to_owned(),
+            health,
+        })
+    }
+
+    fn finish(self, status: StatusCode) {
+        let Self {
+            start,
+            method,
+            path,
+            health,
+        } = self;
+        let status = status.as_u16();
+        let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+        if health {
+            tracing::debug!(%method, %path, status, latency_ms, "finished processing request");
+        } else {
+            tracing::info!(%method, %path, status, latency_ms, "finished processing request");
+        }
+    }
 }
 
 /// Answers Zulip-shaped 504 when a request takes longer than `limit` (only an injected delay
@@ -105,29 +215,6 @@ fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(internal_error_for_panic))
-        .layer(
-            // Spans carry the method and path only: never headers (credentials) or queries.
-            // Health checks (every few seconds in a container) are logged at debug level only;
-            // a disabled span (filtered out) has no metadata and logs at debug too.
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let (method, path) = (request.method(), request.uri().path());
-                    if path == admin::HEALTH_PATH {
-                        tracing::debug_span!("request", %method, %path)
-                    } else {
-                        tracing::info_span!("request", %method, %path)
-                    }
-                })
-                .on_response(|response: &Response, latency: Duration, span: &Span| {
-                    let status = response.status().as_u16();
-                    let latency_ms = latency.as_secs_f64() * 1000.0;
-                    if span.metadata().is_none_or(|m| *m.level() == Level::DEBUG) {
-                        tracing::debug!(status, latency_ms, "finished processing request");
-                    } else {
-                        tracing::info!(status, latency_ms, "finished processing request");
-                    }
-                }),
-        )
 }
 
 /// Serves `build_app(state)` on `listener` until `shutdown` completes, then lets in-flight

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, request::Parts, HeaderMap};
+use axum::http::{header, request::Parts, HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -39,25 +39,14 @@ pub(crate) async fn observe(
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(note.clone());
     let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
-    let mut record = journal_on.then(|| Record {
-        time: state.clock.now(),
-        realm: realm.clone(),
-        method: parts.method.clone(),
-        target: parts.uri.path_and_query().map_or_else(
-            || parts.uri.path().to_owned(),
-            |target| target.as_str().to_owned(),
-        ),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        // A request without a form body has no body parameters.
-        params: Some(Default::default()),
-        user: None,
-        auth_failure: None,
-        status: None,
-        fault: None,
-        note: None,
+    let mut record = journal_on.then(|| {
+        new_record(
+            &state,
+            realm.clone(),
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+        )
     });
 
     // Only form and multipart bodies carry Zulip parameters; only they are read here.
@@ -126,6 +115,35 @@ pub(crate) async fn observe(
         );
     }
     response
+}
+
+/// A journal record of a request to `realm`, before it is handled: no user, status or body
+/// parameters yet (a request without a form body has none).
+pub(crate) fn new_record(
+    state: &AppState,
+    realm: String,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Record {
+    Record {
+        time: state.clock.now(),
+        realm,
+        method: method.clone(),
+        target: uri.path_and_query().map_or_else(
+            || uri.path().to_owned(),
+            |target| target.as_str().to_owned(),
+        ),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        params: Some(Default::default()),
+        user: None,
+        auth_failure: None,
+        status: None,
+        fault: None,
+        note: None,
+    }
 }
 
 /// Completes a journal record with what the request's handling noted, and keeps it.

@@ -106,16 +106,22 @@ pub fn finish_success(prefix: Bytes, server_timestamp: f64, ignored: &[String]) 
         #[serde(skip_serializing_if = "<[String]>::is_empty")]
         ignored_parameters_unsupported: &'a [String],
     }
-    let tail = serde_json::to_vec(&Tail {
-        server_timestamp,
-        ignored_parameters_unsupported: ignored,
-    })
-    .expect("response types always serialize");
-    // The tail is `{...}`: its fields continue the prefix's object. The prefix is sent as it
-    // is kept, without a copy.
-    let mut rest = Vec::with_capacity(tail.len() + 1);
+    // The tail's fields continue the prefix's object. The prefix is sent as it is kept,
+    // without a copy.
+    let mut rest = Vec::with_capacity(64);
     rest.push(b',');
-    rest.extend_from_slice(&tail[1..]);
+    let written = if ignored.is_empty() {
+        // What `Tail` writes without a list, without building a second buffer.
+        rest.extend_from_slice(b"\"server_timestamp\":");
+        serde_json::to_writer(&mut rest, &server_timestamp).map(|()| rest.push(b'}'))
+    } else {
+        serde_json::to_vec(&Tail {
+            server_timestamp,
+            ignored_parameters_unsupported: ignored,
+        })
+        .map(|tail| rest.extend_from_slice(&tail[1..]))
+    };
+    written.expect("response types always serialize");
     rest.push(b'\n');
     json_bytes(
         StatusCode::OK,

@@ -7,7 +7,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set: quiet, but one line per request.
-pub const DEFAULT_FILTER: &str = "zulip_presence_mock=info,tower_http=info";
+pub const DEFAULT_FILTER: &str = "zulip_presence_mock=info";
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init_tracing(format: LogFormat) {

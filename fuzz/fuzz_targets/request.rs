@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
+
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
@@ -17,7 +17,7 @@ use zulip_presence_mock::clock::{Clock, Timestamp};
 use zulip_presence_mock::events::EventSettings;
 use zulip_presence_mock::fixtures::Fixture;
 use zulip_presence_mock::state::{AdminAccess, Options};
-use zulip_presence_mock::{build_app, AppState};
+use zulip_presence_mock::{build_app, App, AppState};
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const HEADERS: [&str; 5] = [
@@ -28,8 +28,8 @@ const HEADERS: [&str; 5] = [
     "user-agent",
 ];
 
-fn app() -> &'static (Router, tokio::runtime::Runtime) {
-    static APP: OnceLock<(Router, tokio::runtime::Runtime)> = OnceLock::new();
+fn app() -> &'static (App, tokio::runtime::Runtime) {
+    static APP: OnceLock<(App, tokio::runtime::Runtime)> = OnceLock::new();
     APP.get_or_init(|| {
         let clock = Clock::frozen(Timestamp::from_unix_seconds(1_700_000_000));
         let options = Options {

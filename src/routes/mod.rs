@@ -5,16 +5,22 @@ mod events;
 mod presence;
 mod server_settings;
 
+use std::cell::RefCell;
+
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use time::OffsetDateTime;
 
+use crate::auth::{authenticate, request_subdomain};
 use crate::error::ApiError;
-use crate::response::options_response;
+use crate::feature_level::SINGLE_CLIENT_PRESENCE;
+use crate::journal::Record;
+use crate::observe::new_record;
+use crate::response::{finish_success, options_response};
 use crate::state::AppState;
 
 /// The methods of a GET-only endpoint; `rest_dispatch` adds HEAD wherever GET is supported.
@@ -44,7 +50,7 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
             ),
         )
         .route(
-            "/api/v1/realm/presence",
+            REALM_PRESENCE_PATH,
             rest_endpoint(state, GET_HEAD, get(presence::get_realm_presence)),
         )
         // Listed before the next route in zproject/urls.py, so `me` is never a user here.
@@ -57,6 +63,52 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
             rest_endpoint(state, GET_HEAD, get(presence::get_user_presence)),
         )
 }
+
+/// What clients poll, answered without the router: an authenticated `GET /api/v1/realm/presence`
+/// with no parameters and no body, from a viewer who sees everyone, at feature level 178 or
+/// later, while no fault or rate limit is on. It goes through the same steps as the router,
+/// with the same functions (authentication, the realm's cached body, the never-cache headers,
+/// the journal record), so it answers and journals byte for byte what the router would
+/// (`tests/api/fast_path.rs` compares the two). Any other request, or a failed
+/// authentication, gives `None`: the router answers it.
+pub(crate) fn fast_path(state: &AppState, request: &Request) -> Option<Response> {
+    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+    if method != Method::GET
+        || uri.path() != REALM_PRESENCE_PATH
+        || uri.query().is_some()
+        || !headers.contains_key(header::AUTHORIZATION)
+        || [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+        ]
+        .iter()
+        .any(|name| headers.contains_key(name))
+        || state.control.faults.any()
+        || state.control.rate_limiter.rule().is_some()
+    {
+        return None;
+    }
+    let policy = state.access_policy();
+    if !policy.feature_level.has(SINGLE_CLIENT_PRESENCE) {
+        return None;
+    }
+    let subdomain = request_subdomain(&state.store, headers, request.extensions());
+    let authed = authenticate(&state.store, &subdomain, headers).ok()?;
+    let now = state.clock.now();
+    let prefix = presence::shared_realm_presence(&authed, policy, now)?;
+    let response = with_never_cache(finish_success(prefix, now.unix_seconds_f64(), &[]), state);
+    if state.control.journal.is_enabled() {
+        state.control.journal.record(Record {
+            user: Some(authed.user),
+            status: Some(response.status()),
+            ..new_record(state, subdomain.0, method, uri, headers)
+        });
+    }
+    Some(response)
+}
+
+const REALM_PRESENCE_PATH: &str = "/api/v1/realm/presence";
 
 /// An endpoint served by `rest_dispatch`: the method is checked first (405 with `Allow` and
 /// `allowed_methods`, OPTIONS 204), then Basic authentication, then the view. Responses that
@@ -119,8 +171,7 @@ fn with_never_cache(mut response: Response, state: &AppState) -> Response {
     if headers.contains_key(header::CACHE_CONTROL) {
         return response;
     }
-    let expires = http_date(state.clock.now().unix_seconds());
-    if let Ok(value) = HeaderValue::from_str(&expires) {
+    if let Some(value) = http_date_header(state.clock.now().unix_seconds()) {
         headers.insert(header::EXPIRES, value);
     }
     headers.insert(
@@ -128,6 +179,21 @@ fn with_never_cache(mut response: Response, state: &AppState) -> Response {
         HeaderValue::from_static("max-age=0, no-cache, no-store, must-revalidate, private"),
     );
     response
+}
+
+/// `http_date` as a header value, made once a second per thread (every response carries one).
+fn http_date_header(unix_seconds: i64) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: RefCell<Option<(i64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((seconds, value)) if *seconds == unix_seconds => Some(value.clone()),
+        _ => {
+            let value = HeaderValue::from_str(&http_date(unix_seconds)).ok()?;
+            *last = Some((unix_seconds, value.clone()));
+            Some(value)
+        }
+    })
 }
 
 /// An HTTP date (RFC 9110 IMF-fixdate), e.g. `Tue, 14 Nov 2023 22:13:19 GMT`.

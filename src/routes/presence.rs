@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::auth::AuthedUser;
 use crate::cache::CacheKey;
+use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{comes_online, publish_presence};
 use crate::feature_level::{
@@ -21,7 +22,7 @@ use crate::params::RequestParams;
 use crate::presence::{
     old_modern_presence, realm_client_presence, realm_presence, realm_presence_validity,
     report_client, reported_times, sees_everyone, select_presence, user_client_presence,
-    user_presence, website_client, LegacyPresence, ModernPresence, OldModernPresence,
+    user_presence, website_client, AccessPolicy, LegacyPresence, ModernPresence, OldModernPresence,
     PresenceQuery, Status, UserPresenceError, WEBSITE,
 };
 use crate::response::{finish_success, success_prefix, Success};
@@ -183,7 +184,23 @@ pub(super) async fn get_realm_presence(
         .with_ignored_parameters(ignored)
         .into_response();
     }
-    let cached = realm.read(|state_now| {
+    let prefix = shared_realm_presence(&authed, policy, now).unwrap_or_else(|| {
+        RealmPresencePrefix::bytes(
+            realm.read(|state_now| realm_presence(state_now, viewer, policy, now)),
+        )
+    });
+    finish_success(prefix, now.unix_seconds_f64(), &ignored)
+}
+
+/// The start of the realm-presence body that every viewer who sees everyone shares (kept in the
+/// realm's cache), or `None` for a guest under the access limit. Feature level 178 or later.
+pub(crate) fn shared_realm_presence(
+    authed: &AuthedUser,
+    policy: AccessPolicy,
+    now: Timestamp,
+) -> Option<Bytes> {
+    let (realm, viewer) = (&authed.realm, &authed.user);
+    realm.read(|state_now| {
         if !sees_everyone(state_now, viewer, policy) {
             return None;
         }
@@ -198,13 +215,7 @@ pub(super) async fn get_realm_presence(
                 realm_presence_validity(state_now, now),
             )
         }))
-    });
-    let prefix = cached.unwrap_or_else(|| {
-        RealmPresencePrefix::bytes(
-            realm.read(|state_now| realm_presence(state_now, viewer, policy, now)),
-        )
-    });
-    finish_success(prefix, now.unix_seconds_f64(), &ignored)
+    })
 }
 
 fn legacy_presences(presences: BTreeMap<String, LegacyPresence>) -> BTreeMap<String, UserPresence> {

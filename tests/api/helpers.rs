@@ -3,7 +3,6 @@
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
-use axum::Router;
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -11,6 +10,7 @@ use tower::ServiceExt;
 use zulip_presence_mock::clock::{Clock, ClockMode, Timestamp};
 use zulip_presence_mock::fixtures::{Fixture, DEFAULT_FIXTURE};
 use zulip_presence_mock::state::{Options, RealmPresenceIgnoredParameters};
+use zulip_presence_mock::App;
 use zulip_presence_mock::{build_app, AppState};
 
 /// The frozen "now" of every test: 2023-11-14T22:13:20.25Z.
@@ -63,7 +63,7 @@ pub const KING: Credentials = Credentials {
 
 /// The app under test, seeded from a fixture at the frozen clock.
 pub struct TestApp {
-    router: Router,
+    service: App,
     clock: Clock,
     /// The app's shared state, for settings tests change directly (event queue timings).
     pub state: AppState,
@@ -87,7 +87,7 @@ impl TestApp {
         let clock = Clock::frozen(Timestamp::from_unix_micros(NOW_MICROS));
         let state = AppState::new(fixture, clock.clone(), options);
         Self {
-            router: build_app(state.clone()),
+            service: build_app(state.clone()),
             clock,
             state,
         }
@@ -265,7 +265,7 @@ impl TestRequest<'_> {
 
     pub async fn send(self) -> TestResponse {
         let request = self.builder.body(self.body).unwrap();
-        let response = self.app.router.clone().oneshot(request).await.unwrap();
+        let response = self.app.service.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response
