@@ -80,7 +80,11 @@ pub fn build_app(state: AppState) -> App {
             enforce_request_timeout,
         ))
         .with_state(state.clone());
-    App { state, router }
+    App {
+        state,
+        router,
+        fast_path: true,
+    }
 }
 
 /// The whole application as one service: a realm named in the path (`/__realm/<subdomain>/...`)
@@ -90,6 +94,18 @@ pub fn build_app(state: AppState) -> App {
 pub struct App {
     state: AppState,
     router: Router,
+    fast_path: bool,
+}
+
+impl App {
+    /// The same application with every request going through the router, to compare the
+    /// fast path with.
+    pub fn without_fast_path(self) -> Self {
+        Self {
+            fast_path: false,
+            ..self
+        }
+    }
 }
 
 impl<B> tower::Service<Request<B>> for App
@@ -110,7 +126,9 @@ where
         let request = auth::strip_realm_prefix(request.map(axum::body::Body::new));
         let log = RequestLog::start(&request);
         let fast = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            routes::fast_path(&self.state, &request)
+            self.fast_path
+                .then(|| routes::fast_path(&self.state, &request))
+                .flatten()
         }));
         let answer = match fast {
             Ok(Some(response)) => Answer::Ready(Some(response)),
@@ -137,7 +155,12 @@ impl Future for AppFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match &mut self.answer {
-            Answer::Ready(response) => response.take().expect("polled after completion"),
+            Answer::Ready(response) => {
+                let mut response = response.take().expect("polled after completion");
+                // As the router does for every response it gives.
+                set_content_length(&mut response);
+                response
+            }
             Answer::Routed(future) => match Pin::new(future).poll(cx) {
                 Poll::Ready(Ok(response)) => response,
                 Poll::Ready(Err(never)) => match never {},
@@ -148,6 +171,24 @@ impl Future for AppFuture {
             log.finish(response.status());
         }
         Poll::Ready(Ok(response))
+    }
+}
+
+/// Gives `response` the `Content-Length` of its body when that is known and the header is not
+/// set, as axum's router does.
+fn set_content_length(response: &mut Response) {
+    use http_body::Body as _;
+    if response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_LENGTH)
+    {
+        return;
+    }
+    if let Some(size) = response.body().size_hint().exact() {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_LENGTH,
+            axum::http::HeaderValue::from(size),
+        );
     }
 }
 

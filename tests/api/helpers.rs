@@ -93,6 +93,14 @@ impl TestApp {
         }
     }
 
+    /// The same app with every request going through the router (no fast path).
+    pub fn without_fast_path(self) -> Self {
+        Self {
+            service: self.service.without_fast_path(),
+            ..self
+        }
+    }
+
     /// The default fixture on a server at feature `level`, with that level's version.
     pub fn at_feature_level(level: u32) -> Self {
         let mut fixture = default_fixture_json();

@@ -10,6 +10,7 @@ mod auth;
 mod cache;
 mod concurrency;
 mod events;
+mod fast_path;
 mod feature_level;
 mod fixtures;
 mod helpers;
