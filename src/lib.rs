@@ -49,7 +49,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::StatusCode;
+use axum::http::{self, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use hyper::server::conn::http1;
@@ -61,6 +61,7 @@ use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Level;
 
+pub use response::AppBody;
 pub use state::AppState;
 
 /// The largest request body accepted; larger ones get a 413 (README, "Differences from Zulip").
@@ -113,7 +114,7 @@ where
     B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
-    type Response = Response;
+    type Response = http::Response<AppBody>;
     type Error = Infallible;
     type Future = AppFuture;
 
@@ -131,9 +132,9 @@ where
                 .flatten()
         }));
         let answer = match fast {
-            Ok(Some(response)) => Answer::Ready(Some(response)),
+            Ok(Some(response)) => Answer::Ready(Some(response.map(AppBody::OneFrame))),
             Ok(None) => Answer::Routed(self.router.call(request)),
-            Err(panic) => Answer::Ready(Some(internal_error_for_panic(panic))),
+            Err(panic) => Answer::Ready(Some(internal_error_for_panic(panic).map(AppBody::Routed))),
         };
         AppFuture { answer, log }
     }
@@ -146,12 +147,12 @@ pub struct AppFuture {
 }
 
 enum Answer {
-    Ready(Option<Response>),
+    Ready(Option<http::Response<AppBody>>),
     Routed(axum::routing::future::RouteFuture<Infallible>),
 }
 
 impl Future for AppFuture {
-    type Output = Result<Response, Infallible>;
+    type Output = Result<http::Response<AppBody>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match &mut self.answer {
@@ -162,7 +163,7 @@ impl Future for AppFuture {
                 response
             }
             Answer::Routed(future) => match Pin::new(future).poll(cx) {
-                Poll::Ready(Ok(response)) => response,
+                Poll::Ready(Ok(response)) => response.map(AppBody::Routed),
                 Poll::Ready(Err(never)) => match never {},
                 Poll::Pending => return Poll::Pending,
             },
@@ -176,8 +177,7 @@ impl Future for AppFuture {
 
 /// Gives `response` the `Content-Length` of its body when that is known and the header is not
 /// set, as axum's router does.
-fn set_content_length(response: &mut Response) {
-    use http_body::Body as _;
+fn set_content_length<B: http_body::Body>(response: &mut http::Response<B>) {
     if response
         .headers()
         .contains_key(axum::http::header::CONTENT_LENGTH)
@@ -192,18 +192,20 @@ fn set_content_length(response: &mut Response) {
     }
 }
 
-/// One log line per request, written when its response is ready: method and path only, never
-/// headers (credentials) or queries. Health checks (every few seconds in a container) are
-/// logged at debug level only.
+/// One log line per request, written when its response is ready: method, path, status and
+/// latency, never headers (credentials) or queries. Errors (status 400 and up) are logged at
+/// info level; the rest at debug level, since a busy test run makes thousands of them and the
+/// journal (`/__admin/requests`) keeps them anyway.
 struct RequestLog {
     start: Instant,
     method: axum::http::Method,
     path: String,
+    /// Health checks (every few seconds in a container) are only ever logged at debug level.
     health: bool,
 }
 
 impl RequestLog {
-    /// `None` when the line would be filtered out anyway.
+    /// `None` when the line would be filtered out whatever the status.
     fn start(request: &Request) -> Option<Self> {
         let path = request.uri().path();
         let health = path == admin::HEALTH_PATH;
@@ -227,12 +229,12 @@ impl RequestLog {
             path,
             health,
         } = self;
-        let status = status.as_u16();
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
-        if health {
-            tracing::debug!(%method, %path, status, latency_ms, "finished processing request");
-        } else {
+        let status = status.as_u16();
+        if status >= 400 && !health {
             tracing::info!(%method, %path, status, latency_ms, "finished processing request");
+        } else {
+            tracing::debug!(%method, %path, status, latency_ms, "finished processing request");
         }
     }
 }

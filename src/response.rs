@@ -1,9 +1,15 @@
 //! Success bodies in Zulip's envelope (`{"result":"success","msg":"",…}`, zerver/lib/response.py)
 //! and the one JSON writer every response goes through, errors included.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::body::{Body, Bytes};
+use axum::http;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::buf::Chain;
+use bytes::Buf as _;
 use serde::Serialize;
 
 /// A successful response: Zulip's envelope around `data`'s fields, then
@@ -73,7 +79,12 @@ pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
 
 /// Ready JSON bytes as an `application/json` response with `status`.
 pub fn json_bytes(status: StatusCode, bytes: impl Into<Body>) -> Response {
-    let mut response = Response::new(bytes.into());
+    json_body(status, bytes.into())
+}
+
+/// `body` as an `application/json` response with `status`.
+fn json_body<B>(status: StatusCode, body: B) -> http::Response<B> {
+    let mut response = http::Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -98,16 +109,38 @@ pub fn success_prefix(data: &impl Serialize) -> Bytes {
 }
 
 /// A success response from a kept `prefix`, adding `server_timestamp` and
-/// `ignored_parameters_unsupported` exactly as `Success` would write them.
+/// `ignored_parameters_unsupported` exactly as `Success` would write them. The prefix is sent
+/// as it is kept, without a copy.
 pub fn finish_success(prefix: Bytes, server_timestamp: f64, ignored: &[String]) -> Response {
+    let tail = success_tail(server_timestamp, ignored);
+    json_body(
+        StatusCode::OK,
+        Body::new(TwoChunks([Some(prefix), Some(tail)])),
+    )
+}
+
+/// `finish_success` as one body frame, which hyper writes with the head in one `writev` (two
+/// frames of a large body take two, as a frame past hyper's buffer limit is flushed first).
+/// Only responses that bypass axum can have it: axum's bodies carry `Bytes` frames.
+pub fn finish_success_in_one_frame(
+    prefix: Bytes,
+    server_timestamp: f64,
+    ignored: &[String],
+) -> http::Response<OneFrame> {
+    let tail = success_tail(server_timestamp, ignored);
+    json_body(StatusCode::OK, OneFrame(Some(prefix.chain(tail))))
+}
+
+/// The end of a success body after a kept prefix: `server_timestamp`, then
+/// `ignored_parameters_unsupported` when there is anything to list.
+fn success_tail(server_timestamp: f64, ignored: &[String]) -> Bytes {
     #[derive(Serialize)]
     struct Tail<'a> {
         server_timestamp: f64,
         #[serde(skip_serializing_if = "<[String]>::is_empty")]
         ignored_parameters_unsupported: &'a [String],
     }
-    // The tail's fields continue the prefix's object. The prefix is sent as it is kept,
-    // without a copy.
+    // The tail's fields continue the prefix's object.
     let mut rest = Vec::with_capacity(64);
     rest.push(b',');
     let written = if ignored.is_empty() {
@@ -123,10 +156,7 @@ pub fn finish_success(prefix: Bytes, server_timestamp: f64, ignored: &[String]) 
     };
     written.expect("response types always serialize");
     rest.push(b'\n');
-    json_bytes(
-        StatusCode::OK,
-        Body::new(TwoChunks([Some(prefix), Some(Bytes::from(rest))])),
-    )
+    Bytes::from(rest)
 }
 
 /// A body of two byte chunks with an exact length, so that a kept prefix needs no copy.
@@ -137,11 +167,11 @@ impl http_body::Body for TwoChunks {
     type Error = std::convert::Infallible;
 
     fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
         let next = self.0.iter_mut().find_map(Option::take);
-        std::task::Poll::Ready(next.map(|bytes| Ok(http_body::Frame::data(bytes))))
+        Poll::Ready(next.map(|bytes| Ok(http_body::Frame::data(bytes))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -156,6 +186,119 @@ impl http_body::Body for TwoChunks {
             .map(|bytes| bytes.len() as u64)
             .sum();
         http_body::SizeHint::with_exact(len)
+    }
+}
+
+/// A body of one frame made of two byte chunks (see `finish_success_in_one_frame`).
+#[derive(Debug)]
+pub struct OneFrame(Option<Chain<Bytes, Bytes>>);
+
+impl http_body::Body for OneFrame {
+    type Data = Chain<Bytes, Bytes>;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Poll::Ready(
+            self.0
+                .take()
+                .map(|chunks| Ok(http_body::Frame::data(chunks))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(
+            self.0
+                .as_ref()
+                .map_or(0, |chunks| chunks.remaining() as u64),
+        )
+    }
+}
+
+/// What the whole application answers with: a body from the router, or the fast path's
+/// one-frame body.
+#[derive(Debug)]
+pub enum AppBody {
+    Routed(Body),
+    OneFrame(OneFrame),
+}
+
+/// A frame of an `AppBody`.
+#[derive(Debug)]
+pub enum AppData {
+    Bytes(Bytes),
+    Chain(Chain<Bytes, Bytes>),
+}
+
+impl bytes::Buf for AppData {
+    fn remaining(&self) -> usize {
+        match self {
+            Self::Bytes(bytes) => bytes.remaining(),
+            Self::Chain(chain) => chain.remaining(),
+        }
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self {
+            Self::Bytes(bytes) => bytes.chunk(),
+            Self::Chain(chain) => chain.chunk(),
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        match self {
+            Self::Bytes(bytes) => bytes.chunks_vectored(dst),
+            Self::Chain(chain) => chain.chunks_vectored(dst),
+        }
+    }
+
+    fn advance(&mut self, count: usize) {
+        match self {
+            Self::Bytes(bytes) => bytes.advance(count),
+            Self::Chain(chain) => chain.advance(count),
+        }
+    }
+}
+
+impl http_body::Body for AppBody {
+    type Data = AppData;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<AppData>, axum::Error>>> {
+        match self.get_mut() {
+            Self::Routed(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map_ok(|frame| frame.map_data(AppData::Bytes)),
+            Self::OneFrame(body) => Pin::new(body).poll_frame(cx).map(|frame| {
+                frame.map(|frame| match frame {
+                    Ok(frame) => Ok(frame.map_data(AppData::Chain)),
+                    Err(never) => match never {},
+                })
+            }),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Routed(body) => body.is_end_stream(),
+            Self::OneFrame(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Self::Routed(body) => body.size_hint(),
+            Self::OneFrame(body) => body.size_hint(),
+        }
     }
 }
 

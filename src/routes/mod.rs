@@ -8,7 +8,7 @@ mod server_settings;
 use std::cell::RefCell;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{self, header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::feature_level::SINGLE_CLIENT_PRESENCE;
 use crate::journal::Record;
 use crate::observe::new_record;
-use crate::response::{finish_success, options_response};
+use crate::response::{finish_success_in_one_frame, options_response, OneFrame};
 use crate::state::AppState;
 
 /// The methods of a GET-only endpoint; `rest_dispatch` adds HEAD wherever GET is supported.
@@ -71,7 +71,7 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
 /// the journal record), so it answers and journals byte for byte what the router would
 /// (`tests/api/fast_path.rs` compares the two). Any other request, or a failed
 /// authentication, gives `None`: the router answers it.
-pub(crate) fn fast_path(state: &AppState, request: &Request) -> Option<Response> {
+pub(crate) fn fast_path(state: &AppState, request: &Request) -> Option<http::Response<OneFrame>> {
     let (method, uri, headers) = (request.method(), request.uri(), request.headers());
     if method != Method::GET
         || uri.path() != REALM_PRESENCE_PATH
@@ -97,7 +97,10 @@ pub(crate) fn fast_path(state: &AppState, request: &Request) -> Option<Response>
     let authed = authenticate(&state.store, &subdomain, headers).ok()?;
     let now = state.clock.now();
     let prefix = presence::shared_realm_presence(&authed, policy, now)?;
-    let response = with_never_cache(finish_success(prefix, now.unix_seconds_f64(), &[]), state);
+    let response = with_never_cache(
+        finish_success_in_one_frame(prefix, now.unix_seconds_f64(), &[]),
+        state,
+    );
     if state.control.journal.is_enabled() {
         state.control.journal.record(Record {
             user: Some(authed.user),
@@ -166,7 +169,7 @@ async fn never_cache(State(state): State<AppState>, request: Request, next: Next
 
 /// Django's `add_never_cache_headers`: `Expires` now (its -1 s timeout is clamped to 0), and
 /// `Cache-Control`.
-fn with_never_cache(mut response: Response, state: &AppState) -> Response {
+fn with_never_cache<B>(mut response: http::Response<B>, state: &AppState) -> http::Response<B> {
     let headers = response.headers_mut();
     if headers.contains_key(header::CACHE_CONTROL) {
         return response;
