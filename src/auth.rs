@@ -328,7 +328,7 @@ pub struct RealmFromPath(pub String);
 
 /// Rewrites `/__realm/<subdomain>/api/...` to `/api/...` and remembers the subdomain, so that
 /// a client given `http://127.0.0.1:9991/__realm/<subdomain>` as its site reaches that realm.
-pub fn strip_realm_prefix(mut request: axum::extract::Request) -> axum::extract::Request {
+pub fn strip_realm_prefix<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
     let uri = request.uri();
     let Some(rest) = uri.path().strip_prefix(REALM_PATH_PREFIX) else {
         return request;

@@ -124,7 +124,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> AppFuture {
-        let request = auth::strip_realm_prefix(request.map(axum::body::Body::new));
+        let request = auth::strip_realm_prefix(request);
         let log = RequestLog::start(&request);
         let fast = std::panic::catch_unwind(AssertUnwindSafe(|| {
             self.fast_path
@@ -133,7 +133,7 @@ where
         }));
         let answer = match fast {
             Ok(Some(response)) => Answer::Ready(Some(response.map(AppBody::OneFrame))),
-            Ok(None) => Answer::Routed(self.router.call(request)),
+            Ok(None) => Answer::Routed(self.router.call(request.map(axum::body::Body::new))),
             Err(panic) => Answer::Ready(Some(internal_error_for_panic(panic).map(AppBody::Routed))),
         };
         AppFuture { answer, log }
@@ -199,16 +199,16 @@ fn set_content_length<B: http_body::Body>(response: &mut http::Response<B>) {
 struct RequestLog {
     start: Instant,
     method: axum::http::Method,
-    path: String,
+    /// The request's URI, of which only the path is logged (a cheap copy: it shares the bytes).
+    uri: axum::http::Uri,
     /// Health checks (every few seconds in a container) are only ever logged at debug level.
     health: bool,
 }
 
 impl RequestLog {
     /// `None` when the line would be filtered out whatever the status.
-    fn start(request: &Request) -> Option<Self> {
-        let path = request.uri().path();
-        let health = path == admin::HEALTH_PATH;
+    fn start<B>(request: &http::Request<B>) -> Option<Self> {
+        let health = request.uri().path() == admin::HEALTH_PATH;
         let enabled = if health {
             tracing::enabled!(Level::DEBUG)
         } else {
@@ -217,7 +217,7 @@ impl RequestLog {
         enabled.then(|| Self {
             start: Instant::now(),
             method: request.method().clone(),
-            path: path.to_owned(),
+            uri: request.uri().clone(),
             health,
         })
     }
@@ -226,9 +226,10 @@ impl RequestLog {
         let Self {
             start,
             method,
-            path,
+            uri,
             health,
         } = self;
+        let path = uri.path();
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         let status = status.as_u16();
         if status >= 400 && !health {

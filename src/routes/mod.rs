@@ -71,7 +71,10 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
 /// the journal record), so it answers and journals byte for byte what the router would
 /// (`tests/api/fast_path.rs` compares the two). Any other request, or a failed
 /// authentication, gives `None`: the router answers it.
-pub(crate) fn fast_path(state: &AppState, request: &Request) -> Option<http::Response<OneFrame>> {
+pub(crate) fn fast_path<B>(
+    state: &AppState,
+    request: &http::Request<B>,
+) -> Option<http::Response<OneFrame>> {
     let (method, uri, headers) = (request.method(), request.uri(), request.headers());
     if method != Method::GET
         || uri.path() != REALM_PRESENCE_PATH
