@@ -4,6 +4,7 @@
 //! its Host header (zerver/lib/subdomains.py).
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -101,7 +102,7 @@ pub fn authenticate(
     subdomain: &RequestSubdomain,
     headers: &HeaderMap,
 ) -> Result<AuthedUser, AuthFailure> {
-    let (email, api_key) = basic_credentials(headers).map_err(|error| {
+    let credentials = BasicCredentials::from_headers(headers).map_err(|error| {
         let reason = match error {
             ApiError::NotLoggedIn => "no Authorization header",
             ApiError::BasicAuthRequired => "the Authorization header's scheme is not Basic",
@@ -109,7 +110,8 @@ pub fn authenticate(
         };
         AuthFailure::new(error, reason)
     })?;
-    if !is_valid_api_key(&api_key) {
+    let (email, api_key) = (credentials.email(), credentials.api_key());
+    if !is_valid_api_key(api_key) {
         return Err(AuthFailure::new(
             ApiError::Unauthenticated("Malformed API key"),
             format!(
@@ -212,40 +214,99 @@ fn why_no_user_has(store: &Store, email: &str, api_key: &str) -> String {
 
 /// The email and API key of a Basic Authorization header, whitespace-stripped.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiError> {
-    const INVALID_HEADER: ApiError =
-        ApiError::Unauthenticated("Invalid authorization header for basic auth");
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::NotLoggedIn);
-    };
-    let value = String::from_utf8_lossy(value.as_bytes());
-    let mut tokens = value.split_whitespace();
-    let (Some(scheme), Some(encoded), None) = (tokens.next(), tokens.next(), tokens.next()) else {
-        return Err(INVALID_HEADER);
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(ApiError::BasicAuthRequired);
+    BasicCredentials::from_headers(headers).map(|credentials| {
+        (
+            credentials.email().to_owned(),
+            credentials.api_key().to_owned(),
+        )
+    })
+}
+
+/// The decoded `email:api_key` of a Basic Authorization header, both parts whitespace-stripped
+/// and borrowed from one buffer (every authenticated request decodes one).
+#[derive(Debug)]
+pub struct BasicCredentials {
+    decoded: String,
+    email: Range<usize>,
+    api_key: Range<usize>,
+}
+
+impl BasicCredentials {
+    /// Zulip's parsing of the Authorization header (`get_basic_credentials`), with its errors.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        const INVALID_HEADER: ApiError =
+            ApiError::Unauthenticated("Invalid authorization header for basic auth");
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::NotLoggedIn);
+        };
+        let value = match std::str::from_utf8(value.as_bytes()) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()),
+        };
+        // A header value's only ASCII whitespace is spaces and tabs, which both splits agree
+        // on; other text may hold Unicode whitespace, which Python's `split()` also splits on.
+        let tokens = if value.is_ascii() {
+            exactly_two(value.split_ascii_whitespace())
+        } else {
+            exactly_two(value.split_whitespace())
+        };
+        let Some((scheme, encoded)) = tokens else {
+            return Err(INVALID_HEADER);
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(ApiError::BasicAuthRequired);
+        }
+        let decoded = decode_base64_like_python(encoded).ok_or(INVALID_HEADER)?;
+        let decoded = String::from_utf8(decoded).map_err(|_| INVALID_HEADER)?;
+        // Exactly one colon: `email:api_key`.
+        let colon = decoded.find(':').ok_or(INVALID_HEADER)?;
+        if decoded[colon + 1..].contains(':') {
+            return Err(INVALID_HEADER);
+        }
+        let trimmed = |range: Range<usize>| {
+            let part = &decoded[range.clone()];
+            let start = range.start + (part.len() - part.trim_start().len());
+            let end = range.start + part.trim_end().len();
+            start..end.max(start)
+        };
+        Ok(Self {
+            email: trimmed(0..colon),
+            api_key: trimmed(colon + 1..decoded.len()),
+            decoded,
+        })
     }
-    let decoded = decode_base64_like_python(encoded).ok_or(INVALID_HEADER)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| INVALID_HEADER)?;
-    let mut parts = decoded.split(':');
-    let (Some(email), Some(api_key), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(INVALID_HEADER);
-    };
-    Ok((email.trim().to_owned(), api_key.trim().to_owned()))
+
+    pub fn email(&self) -> &str {
+        &self.decoded[self.email.clone()]
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.decoded[self.api_key.clone()]
+    }
+}
+
+/// The two items of `items`, if it has exactly two.
+fn exactly_two<'a>(mut items: impl Iterator<Item = &'a str>) -> Option<(&'a str, &'a str)> {
+    match (items.next(), items.next(), items.next()) {
+        (Some(first), Some(second), None) => Some((first, second)),
+        _ => None,
+    }
 }
 
 /// Python's `base64.b64decode(s)` (no `validate`): characters outside the alphabet are
 /// discarded first, then the padding must be right.
 fn decode_base64_like_python(encoded: &str) -> Option<Vec<u8>> {
-    let in_alphabet = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
-    let kept: Cow<'_, str> = if encoded.chars().all(in_alphabet) {
-        Cow::Borrowed(encoded)
-    } else {
-        Cow::Owned(encoded.chars().filter(|&c| in_alphabet(c)).collect())
-    };
-    base64::engine::general_purpose::STANDARD
-        .decode(kept.as_bytes())
-        .ok()
+    let engine = base64::engine::general_purpose::STANDARD;
+    // Text of the alphabet only decodes as it is; the engine refuses anything else.
+    if let Ok(decoded) = engine.decode(encoded) {
+        return Some(decoded);
+    }
+    let kept: Vec<u8> = encoded
+        .bytes()
+        .filter(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        .collect();
+    // Multi-byte characters are outside the alphabet too: none of their bytes is ASCII.
+    engine.decode(kept).ok()
 }
 
 fn accepts_html(headers: &HeaderMap) -> bool {

@@ -471,6 +471,9 @@ struct Realms {
     by_subdomain: DashMap<String, Arc<Realm>>,
     /// How many realms there are (`DashMap::len` would lock every shard on every request).
     count: AtomicUsize,
+    /// The only realm, when there is exactly one (found on every request: iterating the map
+    /// would lock its shards one by one). Set again after every addition and removal.
+    sole: RwLock<Option<Arc<Realm>>>,
 }
 
 /// One whole server state. Replacing the state swaps the whole world at once, so no request
@@ -550,12 +553,12 @@ impl Store {
 
     /// The only realm, when the server has exactly one.
     pub fn sole_realm(&self) -> Option<Arc<Realm>> {
-        let world = self.world();
-        if world.realms.count.load(Ordering::Relaxed) != 1 {
-            return None;
-        }
-        let realm = world.realms.by_subdomain.iter().next()?;
-        Some(Arc::clone(&realm))
+        self.world()
+            .realms
+            .sole
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Every realm, by subdomain.
@@ -582,6 +585,7 @@ impl Store {
         let removed = world.realms.by_subdomain.remove(subdomain).is_some();
         if removed {
             world.realms.count.fetch_sub(1, Ordering::Relaxed);
+            world.realms.find_sole();
         }
         removed
     }
@@ -615,14 +619,36 @@ impl World {
 
 impl Realms {
     fn add(&self, realm: Realm) -> Result<Arc<Realm>, RealmConflict> {
-        match self.by_subdomain.entry(realm.subdomain().to_owned()) {
-            dashmap::Entry::Occupied(_) => Err(RealmConflict::Exists(realm.subdomain().to_owned())),
+        let added = match self.by_subdomain.entry(realm.subdomain().to_owned()) {
+            dashmap::Entry::Occupied(_) => {
+                return Err(RealmConflict::Exists(realm.subdomain().to_owned()))
+            }
             dashmap::Entry::Vacant(slot) => {
                 let realm = Arc::new(realm);
                 slot.insert(Arc::clone(&realm));
                 self.count.fetch_add(1, Ordering::Relaxed);
-                Ok(realm)
+                realm
             }
-        }
+        };
+        // After the map's shard is unlocked: `find_sole` reads every shard.
+        self.find_sole();
+        Ok(added)
+    }
+
+    /// Sets `sole` from the map as it is now. Concurrent changes each call this after theirs,
+    /// under `sole`'s lock, so the last call leaves it right.
+    fn find_sole(&self) {
+        let mut sole = self
+            .sole
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *sole = if self.count.load(Ordering::Relaxed) == 1 {
+            self.by_subdomain
+                .iter()
+                .next()
+                .map(|realm| Arc::clone(&realm))
+        } else {
+            None
+        };
     }
 }
