@@ -126,19 +126,19 @@ pub fn authenticate(
     // first; other realms only to say why a request failed.
     let key_matches = |user: &User| bool::from(user.api_key.as_bytes().ct_eq(api_key.as_bytes()));
     let in_request_realm = store.realm(&subdomain.0).and_then(|realm| {
-        let user = realm.read(|state| state.user_by_delivery_email(&email).cloned())?;
+        let user = realm.read(|state| state.user_by_delivery_email(email).cloned())?;
         key_matches(&user).then_some(Account { realm, user })
     });
     let account = match in_request_realm {
         Some(account) => account,
         None => store
-            .accounts_with_delivery_email(&email)
+            .accounts_with_delivery_email(email)
             .into_iter()
             .find(|account| key_matches(&account.user))
             .ok_or_else(|| {
                 AuthFailure::new(
                     ApiError::Unauthenticated("Invalid API key"),
-                    why_no_user_has(store, &email, &api_key),
+                    why_no_user_has(store, email, api_key),
                 )
             })?,
     };
