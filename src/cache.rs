@@ -3,7 +3,7 @@
 //! level changed, or the clock left the interval in which the 14-day window selects the same
 //! rows. Each response then only appends its own `server_timestamp`.
 
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use axum::body::Bytes;
 
@@ -43,7 +43,7 @@ struct Entry {
 /// One cached body. Cheap to read concurrently; rebuilt by whoever first finds it stale.
 #[derive(Debug, Default)]
 pub struct BodyCache {
-    entry: RwLock<Option<Arc<Entry>>>,
+    entry: RwLock<Option<Entry>>,
 }
 
 impl BodyCache {
@@ -55,25 +55,25 @@ impl BodyCache {
         now: Timestamp,
         build: impl FnOnce() -> (Bytes, Validity),
     ) -> Bytes {
-        let cached = self
+        let fresh = self
             .entry
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        if let Some(entry) = cached {
-            if entry.key == key && entry.validity.contains(now) {
-                return entry.bytes.clone();
-            }
+            .as_ref()
+            .filter(|entry| entry.key == key && entry.validity.contains(now))
+            .map(|entry| entry.bytes.clone());
+        if let Some(bytes) = fresh {
+            return bytes;
         }
         let (bytes, validity) = build();
         *self
             .entry
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(Entry {
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Entry {
             key,
             validity,
             bytes: bytes.clone(),
-        }));
+        });
         bytes
     }
 }

@@ -3,7 +3,8 @@
 //! fixtures and on the command line (`TimeSpec`, `ClockStart`). It knows nothing about presence.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -67,7 +68,9 @@ pub enum ClockMode {
 /// through one handle (a test, later the admin API) is seen by every request.
 #[derive(Clone, Debug)]
 pub struct Clock {
-    mode: Arc<RwLock<ClockMode>>,
+    /// The mode packed into one word (`pack`), so that reading the clock on every request is
+    /// one plain load: no lock word bounces between the cores.
+    mode: Arc<AtomicI64>,
 }
 
 impl Clock {
@@ -83,7 +86,7 @@ impl Clock {
 
     fn with_mode(mode: ClockMode) -> Self {
         Self {
-            mode: Arc::new(RwLock::new(mode)),
+            mode: Arc::new(AtomicI64::new(pack(mode))),
         }
     }
 
@@ -98,19 +101,35 @@ impl Clock {
 
     /// How the clock currently tells the time.
     pub fn mode(&self) -> ClockMode {
-        // The lock guards a Copy value and is never held across an await or a panic point.
-        *self
-            .mode
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        unpack(self.mode.load(Ordering::Acquire))
     }
 
-    /// Switches every clone of this clock to `mode`.
+    /// Switches every clone of this clock to `mode`. Offsets and instants are kept within
+    /// `MAX_MICROS` of the epoch (about 73,000 years).
     pub fn set_mode(&self, mode: ClockMode) {
-        *self
-            .mode
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = mode;
+        self.mode.store(pack(mode), Ordering::Release);
+    }
+}
+
+/// The largest offset or instant (in microseconds from the epoch) a clock mode keeps: two bits
+/// of the word name the mode.
+const MAX_MICROS: i64 = i64::MAX >> 2;
+
+fn pack(mode: ClockMode) -> i64 {
+    let (micros, tag) = match mode {
+        ClockMode::System => (0, 0),
+        ClockMode::Offset(micros) => (micros, 1),
+        ClockMode::Frozen(at) => (at.0, 2),
+    };
+    (micros.clamp(-MAX_MICROS, MAX_MICROS) << 2) | tag
+}
+
+fn unpack(word: i64) -> ClockMode {
+    let micros = word >> 2;
+    match word & 3 {
+        1 => ClockMode::Offset(micros),
+        2 => ClockMode::Frozen(Timestamp(micros)),
+        _ => ClockMode::System,
     }
 }
 
@@ -323,6 +342,29 @@ mod tests {
         assert_eq!(other.now(), Timestamp::from_unix_seconds(100));
         clock.set_mode(ClockMode::Frozen(Timestamp::from_unix_seconds(200)));
         assert_eq!(other.now(), Timestamp::from_unix_seconds(200));
+    }
+
+    #[test]
+    fn every_mode_reads_back_as_set_within_73000_years_of_the_epoch() {
+        let clock = Clock::system();
+        for mode in [
+            ClockMode::System,
+            ClockMode::Offset(-1),
+            ClockMode::Offset(MAX_MICROS),
+            ClockMode::Offset(-MAX_MICROS),
+            ClockMode::Frozen(Timestamp::from_unix_micros(1_700_000_000_123_456)),
+            ClockMode::Frozen(Timestamp::from_unix_micros(-5)),
+        ] {
+            clock.set_mode(mode);
+            assert_eq!(clock.mode(), mode);
+        }
+        clock.set_mode(ClockMode::Offset(i64::MAX));
+        assert_eq!(clock.mode(), ClockMode::Offset(MAX_MICROS));
+        clock.set_mode(ClockMode::Frozen(Timestamp::from_unix_micros(i64::MIN)));
+        assert_eq!(
+            clock.mode(),
+            ClockMode::Frozen(Timestamp::from_unix_micros(-MAX_MICROS))
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! clock so that a test can advance time to free a limited user. Off unless configured.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -76,6 +77,8 @@ pub struct RateOutcome {
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     rule: RwLock<Option<RateRule>>,
+    /// Whether `rule` is set: read without the lock by every request.
+    on: AtomicBool,
     /// (realm subdomain, user id) -> the times of their last `requests` allowed requests.
     history: DashMap<(String, UserId), VecDeque<Timestamp>>,
 }
@@ -85,12 +88,16 @@ impl RateLimiter {
     pub fn new(rule: Option<RateRule>) -> Self {
         Self {
             rule: RwLock::new(rule),
+            on: AtomicBool::new(rule.is_some()),
             history: DashMap::new(),
         }
     }
 
     /// The rule in force.
     pub fn rule(&self) -> Option<RateRule> {
+        if !self.on.load(Ordering::Acquire) {
+            return None;
+        }
         *self
             .rule
             .read()
@@ -99,10 +106,13 @@ impl RateLimiter {
 
     /// Applies `rule` from now on (none: off), forgetting every user's history.
     pub fn set_rule(&self, rule: Option<RateRule>) {
-        *self
+        let mut current = self
             .rule
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = rule;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = rule;
+        self.on.store(rule.is_some(), Ordering::Release);
+        drop(current);
         self.history.clear();
     }
 

@@ -168,11 +168,10 @@ impl AppState {
 
     /// The presence access policy the server's settings give.
     pub fn access_policy(&self) -> AccessPolicy {
-        let server = self.store.server();
-        AccessPolicy {
+        self.store.with_server(|server| AccessPolicy {
             limits_presence: server.can_access_all_users_group_limits_presence,
             feature_level: server.feature_level,
-        }
+        })
     }
 
     /// The fixture a reset restores.

@@ -515,6 +515,15 @@ impl Store {
         )
     }
 
+    /// `f` of the current world, without taking a reference to it (which would make both cores
+    /// write its reference count on every request).
+    fn read_world<T>(&self, f: impl FnOnce(&World) -> T) -> T {
+        f(&self
+            .world
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
     fn swap_world(&self, world: World) {
         *self
             .world
@@ -529,7 +538,12 @@ impl Store {
 
     /// The server-wide settings.
     pub fn server(&self) -> Arc<ServerSettings> {
-        Arc::clone(&self.world().server)
+        self.read_world(|world| Arc::clone(&world.server))
+    }
+
+    /// `f` of the server-wide settings (cheaper than `server` when a value or two is needed).
+    pub fn with_server<T>(&self, f: impl FnOnce(&ServerSettings) -> T) -> T {
+        self.read_world(|world| f(&world.server))
     }
 
     /// Replaces the server-wide settings, keeping the realms.
@@ -546,19 +560,22 @@ impl Store {
 
     /// The realm on `subdomain`, if there is one.
     pub fn realm(&self, subdomain: &str) -> Option<Arc<Realm>> {
-        let world = self.world();
-        let realm = world.realms.by_subdomain.get(subdomain)?;
-        Some(Arc::clone(&realm))
+        self.read_world(|world| {
+            let realm = world.realms.by_subdomain.get(subdomain)?;
+            Some(Arc::clone(&realm))
+        })
     }
 
     /// The only realm, when the server has exactly one.
     pub fn sole_realm(&self) -> Option<Arc<Realm>> {
-        self.world()
-            .realms
-            .sole
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.read_world(|world| {
+            world
+                .realms
+                .sole
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()
+        })
     }
 
     /// Every realm, by subdomain.
