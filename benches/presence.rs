@@ -1,5 +1,6 @@
 //! In-process benchmarks (divan): loading a fixture, and serving realm presence from a cold
-//! and a warm cache, at 10, 1,000, 10,000 and 100,000 users. `cargo bench --bench presence`.
+//! and a warm cache (through the fast path, and through the router alone), at 10, 1,000,
+//! 10,000 and 100,000 users. `cargo bench --bench presence`.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -89,9 +90,23 @@ fn load_fixture(bencher: Bencher<'_, '_>, users: usize) {
 #[divan::bench(args = SIZES)]
 fn realm_presence_warm(bencher: Bencher<'_, '_>, users: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let app = build_app(state(users));
+    runtime.block_on(serve(&app));
+    bencher.bench_local(|| runtime.block_on(serve(&app)));
+}
+
+/// The same request through the router alone (`App::without_fast_path`), to show what the
+/// fast path saves.
+#[divan::bench(args = SIZES)]
+fn realm_presence_warm_router(bencher: Bencher<'_, '_>, users: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = build_app(state(users)).without_fast_path();
     runtime.block_on(serve(&app));
     bencher.bench_local(|| runtime.block_on(serve(&app)));
 }
@@ -101,6 +116,7 @@ fn realm_presence_warm(bencher: Bencher<'_, '_>, users: usize) {
 #[divan::bench(args = SIZES, sample_count = 10)]
 fn realm_presence_cold(bencher: Bencher<'_, '_>, users: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     bencher

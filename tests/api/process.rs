@@ -773,3 +773,64 @@ fn shutdown_answers_a_waiting_long_poll_at_once() {
         "stopped after {elapsed:?}"
     );
 }
+
+/// The request lines among `output`: level, method, path and status.
+fn request_log_lines(output: &[String]) -> Vec<serde_json::Value> {
+    output
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|log| log["fields"]["message"] == "finished processing request")
+        .map(|log| {
+            serde_json::json!([
+                log["level"],
+                log["fields"]["method"],
+                log["fields"]["path"],
+                log["fields"]["status"]
+            ])
+        })
+        .collect()
+}
+
+#[test]
+fn failed_requests_are_logged_at_the_default_level_and_every_request_at_debug() {
+    let iago = basic(&format!("{}:{}", IAGO.email, IAGO.api_key));
+    let mut logged = Vec::new();
+    for envs in [vec![], vec![("RUST_LOG", "zulip_presence_mock=debug")]] {
+        let server = Server::start(&[], &envs);
+        let ok = server.request(&format!(
+            "GET /api/v1/realm/presence?secret=1 HTTP/1.1\r\nAuthorization: {iago}\r\n"
+        ));
+        let refused = server.request("GET /api/v1/realm/presence?secret=2 HTTP/1.1\r\n");
+        let (code, _, output) = server.terminate();
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        assert!(
+            refused.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+            "{refused}"
+        );
+        assert_eq!(code, Some(0));
+        // Neither the query string nor the credentials are ever logged.
+        assert!(
+            output
+                .iter()
+                .all(|line| !line.contains("secret") && !line.contains(IAGO.api_key)),
+            "{output:?}"
+        );
+        logged.push(request_log_lines(&output));
+    }
+
+    assert_eq!(
+        logged,
+        [
+            vec![serde_json::json!([
+                "INFO",
+                "GET",
+                "/api/v1/realm/presence",
+                401
+            ])],
+            vec![
+                serde_json::json!(["DEBUG", "GET", "/api/v1/realm/presence", 200]),
+                serde_json::json!(["INFO", "GET", "/api/v1/realm/presence", 401]),
+            ],
+        ]
+    );
+}
