@@ -55,7 +55,6 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -109,6 +108,44 @@ impl App {
     }
 }
 
+impl App {
+    /// Answers `request`: the fast path, or the router.
+    fn respond<B>(&self, request: Request<B>) -> AppFuture
+    where
+        B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let request = auth::strip_realm_prefix(request);
+        // A fast answer is a success, logged at debug level only: most of the time there is
+        // nothing to time.
+        let fast_start = tracing::enabled!(Level::DEBUG).then(Instant::now);
+        let fast = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.fast_path
+                .then(|| routes::fast_path(&self.state, &request))
+                .flatten()
+        }));
+        match fast {
+            Ok(Some(response)) => AppFuture {
+                answer: Answer::Ready(Some(response.map(AppBody::OneFrame))),
+                log: fast_start.and_then(|start| RequestLog::start_at(&request, start)),
+            },
+            Ok(None) => {
+                let log = RequestLog::start(&request);
+                let request = request.map(axum::body::Body::new);
+                AppFuture {
+                    answer: Answer::Routed(tower::Service::call(&mut self.router.clone(), request)),
+                    log,
+                }
+            }
+            Err(panic) => AppFuture {
+                answer: Answer::Ready(Some(internal_error_for_panic(panic).map(AppBody::Routed))),
+                log: RequestLog::start(&request),
+            },
+        }
+    }
+}
+
+/// For tests (`oneshot`) and tower.
 impl<B> tower::Service<Request<B>> for App
 where
     B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
@@ -124,19 +161,20 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> AppFuture {
-        let request = auth::strip_realm_prefix(request);
-        let log = RequestLog::start(&request);
-        let fast = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.fast_path
-                .then(|| routes::fast_path(&self.state, &request))
-                .flatten()
-        }));
-        let answer = match fast {
-            Ok(Some(response)) => Answer::Ready(Some(response.map(AppBody::OneFrame))),
-            Ok(None) => Answer::Routed(self.router.call(request.map(axum::body::Body::new))),
-            Err(panic) => Answer::Ready(Some(internal_error_for_panic(panic).map(AppBody::Routed))),
-        };
-        AppFuture { answer, log }
+        self.respond(request)
+    }
+}
+
+/// For the serve loop: hyper calls a connection's service by reference, so no request clones
+/// the application (a tower service is cloned for each request, which makes both cores write
+/// every shared reference count in it).
+impl hyper::service::Service<Request<hyper::body::Incoming>> for App {
+    type Response = http::Response<AppBody>;
+    type Error = Infallible;
+    type Future = AppFuture;
+
+    fn call(&self, request: Request<hyper::body::Incoming>) -> AppFuture {
+        self.respond(request)
     }
 }
 
@@ -206,20 +244,32 @@ struct RequestLog {
 }
 
 impl RequestLog {
-    /// `None` when the line would be filtered out whatever the status.
+    /// Starts timing `request` now; `None` when its line would be filtered out whatever the
+    /// status.
     fn start<B>(request: &http::Request<B>) -> Option<Self> {
-        let health = request.uri().path() == admin::HEALTH_PATH;
-        let enabled = if health {
+        Self::enabled_for(request).then(|| Self::timed_from(request, Instant::now()))
+    }
+
+    /// As `start`, for a request that started at `start`.
+    fn start_at<B>(request: &http::Request<B>, start: Instant) -> Option<Self> {
+        Self::enabled_for(request).then(|| Self::timed_from(request, start))
+    }
+
+    fn enabled_for<B>(request: &http::Request<B>) -> bool {
+        if request.uri().path() == admin::HEALTH_PATH {
             tracing::enabled!(Level::DEBUG)
         } else {
             tracing::enabled!(Level::INFO)
-        };
-        enabled.then(|| Self {
-            start: Instant::now(),
+        }
+    }
+
+    fn timed_from<B>(request: &http::Request<B>, start: Instant) -> Self {
+        Self {
+            start,
             method: request.method().clone(),
             uri: request.uri().clone(),
-            health,
-        })
+            health: request.uri().path() == admin::HEALTH_PATH,
+        }
     }
 
     fn finish(self, status: StatusCode) {
@@ -302,7 +352,7 @@ pub async fn run(
         };
         // Small JSON bodies go out at once instead of waiting for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let service = app.clone();
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // A connection error is the client's business (a reset, a timeout); it is over.

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::admin::ADMIN_PREFIX;
 use crate::auth::{authenticate, basic_credentials, request_subdomain};
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hit, RequestFacts};
 use crate::feature_level::RATE_LIMIT_CODE;
@@ -41,7 +42,7 @@ pub(crate) async fn observe(
     let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
     let mut record = journal_on.then(|| {
         new_record(
-            &state,
+            state.clock.now(),
             realm.clone(),
             &parts.method,
             &parts.uri,
@@ -117,17 +118,17 @@ pub(crate) async fn observe(
     response
 }
 
-/// A journal record of a request to `realm`, before it is handled: no user, status or body
-/// parameters yet (a request without a form body has none).
+/// A journal record of a request to `realm` made at `time`, before it is handled: no user,
+/// status or body parameters yet (a request without a form body has none).
 pub(crate) fn new_record(
-    state: &AppState,
+    time: Timestamp,
     realm: String,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Record {
     Record {
-        time: state.clock.now(),
+        time,
         realm,
         method: method.clone(),
         target: uri.path_and_query().map_or_else(

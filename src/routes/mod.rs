@@ -108,7 +108,7 @@ pub(crate) fn fast_path<B>(
         state.control.journal.record(Record {
             user: Some(authed.user),
             status: Some(response.status()),
-            ..new_record(state, subdomain.0, method, uri, headers)
+            ..new_record(now, subdomain.0, method, uri, headers)
         });
     }
     Some(response)
