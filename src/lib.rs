@@ -11,7 +11,9 @@
 //! - `auth`: Zulip's Basic authentication and realm-by-Host selection.
 //! - `params`, `response`, `error`: request parameters, success and error bodies on the wire;
 //!   `cache`: serialised bodies kept until they may be stale.
-//! - `routes`: every Zulip endpoint in one list; `admin`: the test-control API (`/__admin`).
+//! - `routes`: every Zulip endpoint in one list, and the fast path that answers the polled
+//!   request without the router; `admin`: the test-control API (`/__admin`).
+//! - `App` (here): the fast path or the router, and one log line per request.
 //! - `observe`: the layer around Zulip API requests that applies `faults`, the `rate_limit`
 //!   headers, and records the `journal`; `watch`: reloads a changed fixture file.
 //! - `healthcheck`: the `healthcheck` subcommand, for container health checks.

@@ -6,7 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// The filter used when `RUST_LOG` is not set: quiet, but one line per request.
+/// The filter used when `RUST_LOG` is not set: start-up, shutdown, warnings and failed requests.
 pub const DEFAULT_FILTER: &str = "zulip_presence_mock=info";
 
 /// Installs the global subscriber. Call once, from `main`.
