@@ -505,6 +505,77 @@ mod tests {
         );
     }
 
+    /// The header parsing written the plain way (as it was before it was made faster): the
+    /// reference the property below compares with.
+    fn reference_credentials(value: &[u8]) -> Result<(String, String), ApiError> {
+        let value = String::from_utf8_lossy(value);
+        let tokens: Vec<&str> = value.split_whitespace().collect();
+        let [scheme, encoded] = tokens[..] else {
+            return Err(INVALID);
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(ApiError::BasicAuthRequired);
+        }
+        let kept: String = encoded
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+            .collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(kept)
+            .map_err(|_| INVALID)?;
+        let decoded = String::from_utf8(decoded).map_err(|_| INVALID)?;
+        let parts: Vec<&str> = decoded.split(':').collect();
+        let [email, api_key] = parts[..] else {
+            return Err(INVALID);
+        };
+        Ok((email.trim().to_owned(), api_key.trim().to_owned()))
+    }
+
+    /// Header values: a scheme, whitespace (ASCII and not), then base64 of `email:key` texts
+    /// with stray characters, or raw bytes.
+    fn header_value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let text = "[ a-z@.:\\t\u{a0}é]{0,12}";
+        let credentials = (text, prop::option::of(text)).prop_map(|(email, key)| match key {
+            Some(key) => format!("{email}:{key}"),
+            None => email,
+        });
+        let encoded = (credentials, "[!*\\- \u{a0}]{0,2}", 0..40usize).prop_map(
+            |(credentials, stray, at)| {
+                let mut encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                encoded.insert_str(at.min(encoded.len()), &stray);
+                encoded
+            },
+        );
+        let scheme = prop::sample::select(vec!["Basic", "basic", "BASIC", "Bearer", ""]);
+        let space = prop::sample::select(vec![" ", "  ", "\t", " \u{a0}", "\u{85}", ""]);
+        prop_oneof![
+            4 => (space.clone(), scheme, space.clone(), encoded, space)
+                .prop_map(|(a, scheme, b, encoded, c)| format!("{a}{scheme}{b}{encoded}{c}").into_bytes()),
+            1 => prop::collection::vec(prop::sample::select(vec![b' ', b'\t', b'a', b'=', b':', 0x80, 0xff]), 0..12),
+        ]
+    }
+
+    proptest::proptest! {
+        // Failures are not saved: the file would land in a top-level directory.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        #[test]
+        fn credentials_are_read_as_the_plain_reference_reads_them(value in header_value()) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                headers.insert(header::AUTHORIZATION, value);
+                proptest::prop_assert_eq!(
+                    basic_credentials(&headers),
+                    reference_credentials(headers[header::AUTHORIZATION].as_bytes())
+                );
+            }
+        }
+    }
+
     #[test]
     fn hosts_map_to_subdomains_like_zulip() {
         let external = "localhost:9991";
