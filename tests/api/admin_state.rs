@@ -965,3 +965,32 @@ async fn a_presence_row_with_a_bad_time_is_refused_at_its_json_path() {
     assert_eq!(body["code"], "INVALID_FIXTURE");
     assert_eq!(body["path"], "$.last_connected_time");
 }
+
+#[tokio::test]
+async fn a_sole_realm_answers_on_every_host_until_a_second_realm_is_created_and_after_it_goes() {
+    let mut fixture = default_fixture_json();
+    fixture["realms"].as_array_mut().unwrap().truncate(1);
+    let app = TestApp::from_fixture_json(&fixture);
+    let not_this_subdomain = json!({"result": "error",
+        "msg": "Account is not associated with this subdomain", "code": "UNAUTHORIZED"});
+
+    let alone = app.get_realm_presence_on("lear.localhost:9991", IAGO).await;
+    assert_eq!(
+        create_generated_realm(&app, "lear", 1).await.status,
+        StatusCode::CREATED
+    );
+    let beside_lear = app.get_realm_presence_on("lear.localhost:9991", IAGO).await;
+    let deleted = app
+        .admin(Method::DELETE, "/__admin/realms/lear", None)
+        .await;
+    let alone_again = app.get_realm_presence_on("lear.localhost:9991", IAGO).await;
+
+    alone.assert_everyone_listed();
+    beside_lear.assert_json(
+        StatusCode::UNAUTHORIZED,
+        not_this_subdomain,
+        JSON_UNAUTHORIZED,
+    );
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    alone_again.assert_everyone_listed();
+}
