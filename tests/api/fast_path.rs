@@ -148,18 +148,9 @@ fn case() -> impl Strategy<Value = Case> {
 
 /// The app for `case`, with or without its fast path.
 async fn app_for(case: &Case, fast_path: bool) -> TestApp {
-    let mut fixture = default_fixture_json();
-    let server = fixture["server"].as_object_mut().unwrap();
-    server.insert("feature_level".to_owned(), json!(case.feature_level));
-    server.remove("zulip_version");
-    server.remove("zulip_merge_base");
     // Per-client rows, which realm presence shows differently below feature level 178.
-    let rows = fixture["realms"][0]["presence"].as_array_mut().unwrap();
-    let hamlet = rows.iter_mut().find(|row| row["user_id"] == 3).unwrap();
-    *hamlet = json!({"user_id": 3, "clients": [
-        {"client": "ZulipMobile", "status": "active", "timestamp": "-30s", "pushable": true},
-        {"client": "website", "status": "active", "timestamp": "-10m", "pushable": true},
-    ]});
+    let mut fixture = default_fixture_at_feature_level(case.feature_level);
+    give_hamlet_two_clients(&mut fixture);
     let options = Options {
         rate_limit: case.rate_limited.then_some(RateRule {
             requests: 100,

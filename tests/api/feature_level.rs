@@ -392,15 +392,8 @@ async fn single_user_presence_has_three_shapes_around_487_and_497() {
 /// The default fixture at `level`, Hamlet's presence given per client: the web app active ten
 /// minutes ago, the mobile app (push-capable) half a minute ago.
 fn hamlet_per_client(level: u32) -> TestApp {
-    let mut fixture = default_fixture_json();
-    fixture["server"] =
-        json!({"feature_level": level, "CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE": true});
-    let rows = fixture["realms"][0]["presence"].as_array_mut().unwrap();
-    let hamlet = rows.iter_mut().find(|row| row["user_id"] == 3).unwrap();
-    *hamlet = json!({"user_id": 3, "clients": [
-        {"client": "ZulipMobile", "status": "active", "timestamp": "-30s", "pushable": true},
-        {"client": "website", "status": "active", "timestamp": "-10m", "pushable": true},
-    ]});
+    let mut fixture = default_fixture_at_feature_level(level);
+    give_hamlet_two_clients(&mut fixture);
     TestApp::from_fixture_json(&fixture)
 }
 

@@ -103,12 +103,7 @@ impl TestApp {
 
     /// The default fixture on a server at feature `level`, with that level's version.
     pub fn at_feature_level(level: u32) -> Self {
-        let mut fixture = default_fixture_json();
-        let server = fixture["server"].as_object_mut().unwrap();
-        server.insert("feature_level".to_owned(), serde_json::json!(level));
-        server.remove("zulip_version");
-        server.remove("zulip_merge_base");
-        Self::from_fixture_json(&fixture)
+        Self::from_fixture_json(&default_fixture_at_feature_level(level))
     }
 
     /// The default fixture with `realm_presence_ignored_parameters = omitted`.
@@ -369,6 +364,27 @@ impl TestResponse {
 }
 
 /// The default fixture as JSON, for tests that change one thing in it.
+/// The default fixture on a server at feature `level`, with that level's version.
+pub fn default_fixture_at_feature_level(level: u32) -> Value {
+    let mut fixture = default_fixture_json();
+    let server = fixture["server"].as_object_mut().unwrap();
+    server.insert("feature_level".to_owned(), serde_json::json!(level));
+    server.remove("zulip_version");
+    server.remove("zulip_merge_base");
+    fixture
+}
+
+/// Gives Hamlet's presence in the default `fixture` per client: the web app active ten minutes
+/// ago, the mobile app (push-capable) half a minute ago.
+pub fn give_hamlet_two_clients(fixture: &mut Value) {
+    let rows = fixture["realms"][0]["presence"].as_array_mut().unwrap();
+    let hamlet = rows.iter_mut().find(|row| row["user_id"] == 3).unwrap();
+    *hamlet = serde_json::json!({"user_id": 3, "clients": [
+        {"client": "ZulipMobile", "status": "active", "timestamp": "-30s", "pushable": true},
+        {"client": "website", "status": "active", "timestamp": "-10m", "pushable": true},
+    ]});
+}
+
 pub fn default_fixture_json() -> Value {
     serde_json::from_str(DEFAULT_FIXTURE).unwrap()
 }
