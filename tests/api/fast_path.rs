@@ -112,7 +112,7 @@ fn case() -> impl Strategy<Value = Case> {
         ),
         (
             prop::option::weighted(
-                0.1,
+                0.3,
                 prop::sample::select(vec![
                     ("application/x-www-form-urlencoded", "a=1"),
                     ("text/plain", "hello"),
