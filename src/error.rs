@@ -191,8 +191,3 @@ impl IntoResponse for ApiError {
         response
     }
 }
-
-/// Fallback for paths no route matches.
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
-}

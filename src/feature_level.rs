@@ -12,6 +12,44 @@ pub struct FeatureLevel(pub u32);
 /// The level of Zulip's main branch that this mock follows (version.py `API_FEATURE_LEVEL`).
 pub const LATEST: FeatureLevel = FeatureLevel(509);
 
+/// Zulip 3.0: user objects carry `avatar_version`.
+pub const AVATAR_VERSION: FeatureLevel = FeatureLevel(6);
+
+/// Zulip 3.0: user objects carry `is_owner`.
+pub const OWNER_FLAG: FeatureLevel = FeatureLevel(8);
+
+/// Zulip 4.0: `GET /users/{email}` exists.
+pub const USER_BY_EMAIL: FeatureLevel = FeatureLevel(39);
+
+/// Zulip 4.0: user objects carry `role`.
+pub const ROLE_FIELD: FeatureLevel = FeatureLevel(59);
+
+/// Zulip 5.0: user objects carry `is_billing_admin` (removed at `BILLING_ADMIN_REMOVED`).
+pub const BILLING_ADMIN: FeatureLevel = FeatureLevel(73);
+
+/// Zulip 5.0: `client_gravatar` defaults to true on `GET /users` and `GET /users/{id}`.
+pub const CLIENT_GRAVATAR_BY_DEFAULT: FeatureLevel = FeatureLevel(92);
+
+/// Zulip 7.0: user objects always carry `delivery_email` (`null` when the viewer may not see it).
+pub const DELIVERY_EMAIL_ALWAYS: FeatureLevel = FeatureLevel(163);
+
+/// Zulip 9.0: `GET /users/{email}` looks users up by the real (delivery) email the requester
+/// may see, or by a dummy address (by the API email before).
+pub const USER_BY_DELIVERY_EMAIL: FeatureLevel = FeatureLevel(302);
+
+/// Zulip 10.0: user objects no longer carry `is_billing_admin`.
+pub const BILLING_ADMIN_REMOVED: FeatureLevel = FeatureLevel(363);
+
+/// Zulip 10.0: `GET /users` takes `user_ids`.
+pub const USERS_BY_ID_LIST: FeatureLevel = FeatureLevel(384);
+
+/// Zulip 11.0: user objects carry `is_imported_stub`.
+pub const IMPORTED_STUB: FeatureLevel = FeatureLevel(433);
+
+/// Zulip 11.0: `GET /users` leaves out the users a limited guest cannot access ("Unknown user"
+/// placeholders before).
+pub const INACCESSIBLE_USERS_OMITTED: FeatureLevel = FeatureLevel(437);
+
 /// Zulip 4.0: 429 bodies carry `code: RATE_LIMIT_HIT` (none before).
 pub const RATE_LIMIT_CODE: FeatureLevel = FeatureLevel(36);
 
@@ -41,6 +79,10 @@ pub const SINGLE_CLIENT_PRESENCE: FeatureLevel = FeatureLevel(178);
 
 /// Zulip 8.0: `CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE` limits what a guest sees.
 pub const PRESENCE_ACCESS_LIMIT: FeatureLevel = FeatureLevel(228);
+
+/// Zulip 8.0: `can_access_all_users_group` limits which users a guest can access in the user
+/// directory.
+pub const USER_ACCESS_LIMIT: FeatureLevel = FeatureLevel(228);
 
 /// Zulip 9.0: `POST /users/me/presence` takes `last_update_id` and returns
 /// `presence_last_update_id`.

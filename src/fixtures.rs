@@ -12,9 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{TimeSpec, Timestamp};
 use crate::feature_level::{self, FeatureLevel};
 use crate::store::{
-    AccessAllUsersGroup, Channel, ClientPresence, PresenceRow, Realm, RealmContents, RealmSettings,
-    RealmState, Role, ServerSettings, Status, Store, User, UserId,
+    AccessAllUsersGroup, Avatar, Channel, ClientPresence, EmailVisibility, PresenceRow, Realm,
+    RealmContents, RealmSettings, RealmState, Role, ServerSettings, Status, Store, SystemGroup,
+    User, UserId,
 };
+use crate::stubs::{StubSpec, MAX_STUBS};
+use serde_json::{Map, Value};
 
 /// The default fixture, compiled into the binary.
 pub const DEFAULT_FIXTURE: &str = include_str!("../fixtures/default.json");
@@ -48,6 +51,9 @@ pub struct Fixture {
     #[serde(default)]
     server: ServerFixture,
     realms: Vec<RealmFixture>,
+    /// Answers for Zulip endpoints the mock does not serve (`stubs.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    stubs: Vec<StubSpec>,
 }
 
 /// The server-wide part of a fixture; also what the admin API shows and patches.
@@ -66,6 +72,21 @@ pub struct ServerFixture {
     external_host: String,
     #[serde(rename = "CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE", default)]
     can_access_all_users_group_limits_presence: bool,
+    /// `FAKE_EMAIL_DOMAIN`: dummy email addresses use it when a realm's host has a port.
+    #[serde(
+        rename = "FAKE_EMAIL_DOMAIN",
+        default = "default_fake_email_domain",
+        skip_serializing_if = "is_default_fake_email_domain"
+    )]
+    fake_email_domain: String,
+}
+
+fn default_fake_email_domain() -> String {
+    "zulip.localhost".to_owned()
+}
+
+fn is_default_fake_email_domain(domain: &str) -> bool {
+    domain == "zulip.localhost"
 }
 
 impl Default for ServerFixture {
@@ -76,6 +97,7 @@ impl Default for ServerFixture {
             feature_level: default_feature_level(),
             external_host: default_external_host(),
             can_access_all_users_group_limits_presence: false,
+            fake_email_domain: default_fake_email_domain(),
         }
     }
 }
@@ -115,7 +137,132 @@ pub struct RealmFixture {
     /// The realm's highest presence update id so far; default: the highest row's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) presence_last_update_id: Option<i64>,
+    /// Who may create public, private and web-public channels and invite users (Zulip's
+    /// defaults for a new realm: members, members, owners, members).
+    #[serde(default = "members", skip_serializing_if = "is_members")]
+    pub(crate) can_create_public_channel_group: SystemGroupFixture,
+    #[serde(default = "members", skip_serializing_if = "is_members")]
+    pub(crate) can_create_private_channel_group: SystemGroupFixture,
+    #[serde(default = "owners", skip_serializing_if = "is_owners")]
+    pub(crate) can_create_web_public_channel_group: SystemGroupFixture,
+    #[serde(default = "members", skip_serializing_if = "is_members")]
+    pub(crate) can_invite_users_group: SystemGroupFixture,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) enable_spectator_access: bool,
+    /// `/register` state for fetch types the mock does not model: `{"message":
+    /// {"max_message_id": 42}}` adds `max_message_id` when a client fetches `message`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub(crate) register_state: Map<String, Value>,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SystemGroupFixture {
+    Everyone,
+    Members,
+    Moderators,
+    Admins,
+    Owners,
+    Nobody,
+}
+
+impl SystemGroupFixture {
+    fn build(self) -> SystemGroup {
+        match self {
+            Self::Everyone => SystemGroup::Everyone,
+            Self::Members => SystemGroup::Members,
+            Self::Moderators => SystemGroup::Moderators,
+            Self::Admins => SystemGroup::Admins,
+            Self::Owners => SystemGroup::Owners,
+            Self::Nobody => SystemGroup::Nobody,
+        }
+    }
+
+    fn export(group: SystemGroup) -> Self {
+        match group {
+            SystemGroup::Everyone => Self::Everyone,
+            SystemGroup::Members => Self::Members,
+            SystemGroup::Moderators => Self::Moderators,
+            SystemGroup::Admins => Self::Admins,
+            SystemGroup::Owners => Self::Owners,
+            SystemGroup::Nobody => Self::Nobody,
+        }
+    }
+}
+
+fn members() -> SystemGroupFixture {
+    SystemGroupFixture::Members
+}
+
+fn owners() -> SystemGroupFixture {
+    SystemGroupFixture::Owners
+}
+
+fn is_members(group: &SystemGroupFixture) -> bool {
+    *group == SystemGroupFixture::Members
+}
+
+fn is_owners(group: &SystemGroupFixture) -> bool {
+    *group == SystemGroupFixture::Owners
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// Who may see a user's real email address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum VisibilityFixture {
+    Everyone,
+    Members,
+    Moderators,
+    Admins,
+    Nobody,
+}
+
+/// The `/register` keys the mock writes itself: state may not give them.
+const MODELLED_REGISTER_KEYS: &[&str] = &[
+    "result",
+    "msg",
+    "queue_id",
+    "zulip_version",
+    "zulip_feature_level",
+    "zulip_merge_base",
+    "presences",
+    "server_timestamp",
+    "presence_last_update_id",
+    "server_presence_ping_interval_seconds",
+    "server_presence_offline_threshold_seconds",
+    "event_queue_longpoll_timeout_seconds",
+    "realm_users",
+    "realm_non_active_users",
+    "cross_realm_bots",
+    "avatar_source",
+    "avatar_url_medium",
+    "avatar_url",
+    "can_create_private_streams",
+    "can_create_public_streams",
+    "can_create_web_public_streams",
+    "can_create_streams",
+    "can_invite_others_to_realm",
+    "is_admin",
+    "is_owner",
+    "is_moderator",
+    "is_guest",
+    "user_id",
+    "email",
+    "delivery_email",
+    "full_name",
+    "last_event_id",
+    "idle_queue_timeout_secs",
+];
+
+/// The fetch types whose `/register` state the mock builds itself.
+pub const MODELLED_FETCH_TYPES: &[&str] = &["presence", "realm_user"];
+
+/// The largest `register_state` of a realm, serialised.
+pub const MAX_REGISTER_STATE_BYTES: usize = 1024 * 1024;
 
 /// What Zulip shows for a realm without a description (rendered Markdown).
 fn default_description() -> String {
@@ -167,6 +314,38 @@ pub struct UserFixture {
     #[serde(default = "default_date_joined")]
     pub(crate) date_joined: TimeSpec,
     pub(crate) api_key: String,
+    /// The user's time zone, e.g. "Europe/Paris"; default "" (unset).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) timezone: String,
+    /// Who may see `delivery_email`; default: everyone when it is the API email, else admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) email_address_visibility: Option<VisibilityFixture>,
+    /// An uploaded avatar's URL (without `?version=`); default: Gravatar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) avatar_url: Option<String>,
+    /// The medium-size uploaded avatar's URL; default: `avatar_url`'s `.png` as `-medium.png`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) avatar_url_medium: Option<String>,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub(crate) avatar_version: u32,
+    /// A bot's type: 1 generic (default), 2 incoming webhook, 3 outgoing webhook, 4 embedded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bot_type: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bot_owner_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) is_imported_stub: bool,
+    /// Custom profile field values: `{"<field id>": {"value": "...", "rendered_value": "..."}}`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub(crate) profile_data: Map<String, Value>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(value: &u32) -> bool {
+    *value == 1
 }
 
 fn yes() -> bool {
@@ -251,9 +430,9 @@ impl Fixture {
         Ok(fixture)
     }
 
-    /// The whole state of `store` as a fixture with absolute times: importing it gives the
-    /// same responses.
-    pub fn export(store: &Store) -> Self {
+    /// The whole state of `store` and the installed `stubs` as a fixture with absolute times:
+    /// importing it gives the same responses.
+    pub fn export(store: &Store, stubs: Vec<StubSpec>) -> Self {
         Self {
             server: ServerFixture::export(&store.server()),
             realms: store
@@ -261,7 +440,13 @@ impl Fixture {
                 .iter()
                 .map(|realm| realm.read(RealmFixture::export))
                 .collect(),
+            stubs,
         }
+    }
+
+    /// The stubs this fixture installs.
+    pub fn stubs(&self) -> &[StubSpec] {
+        &self.stubs
     }
 
     /// Checks everything the schema alone cannot: uniqueness, references, formats.
@@ -283,6 +468,15 @@ impl Fixture {
                     format!("duplicate subdomain {:?}", realm.subdomain),
                 ));
             }
+        }
+        if self.stubs.len() > MAX_STUBS {
+            return Err(Inconsistency::at(
+                "$.stubs",
+                format!("at most {MAX_STUBS} stubs"),
+            ));
+        }
+        for (i, stub) in self.stubs.iter().enumerate() {
+            check_stub(stub, &format!("$.stubs[{i}]"))?;
         }
         Ok(())
     }
@@ -315,6 +509,7 @@ impl ServerFixture {
             external_host: server.external_host.clone(),
             can_access_all_users_group_limits_presence: server
                 .can_access_all_users_group_limits_presence,
+            fake_email_domain: server.fake_email_domain.clone(),
         }
     }
 
@@ -368,8 +563,25 @@ impl ServerFixture {
             external_host: self.external_host.to_lowercase(),
             can_access_all_users_group_limits_presence: self
                 .can_access_all_users_group_limits_presence,
+            fake_email_domain: self.fake_email_domain.to_lowercase(),
         }
     }
+}
+
+/// Checks one stub; `at` is its JSON path.
+fn check_stub(stub: &StubSpec, at: &str) -> Result<(), Inconsistency> {
+    match stub.problem(crate::routes::serves) {
+        Some(problem) => Err(Inconsistency::at(
+            format!("{at}.{}", problem.field),
+            problem.problem,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks one stub given on its own (the admin API); `file` names it in errors.
+pub fn check_stub_in(stub: &StubSpec, file: &str) -> Result<(), FixtureError> {
+    check_stub(stub, "$").map_err(|inconsistency| inconsistency.in_file(file))
 }
 
 /// Parses `text` as a `T`, naming `file` and the JSON path of the first problem.
@@ -480,6 +692,18 @@ impl RealmFixture {
                 })
                 .collect(),
             presence_last_update_id: Some(last_update_id),
+            can_create_public_channel_group: SystemGroupFixture::export(
+                settings.can_create_public_channel_group,
+            ),
+            can_create_private_channel_group: SystemGroupFixture::export(
+                settings.can_create_private_channel_group,
+            ),
+            can_create_web_public_channel_group: SystemGroupFixture::export(
+                settings.can_create_web_public_channel_group,
+            ),
+            can_invite_users_group: SystemGroupFixture::export(settings.can_invite_users_group),
+            enable_spectator_access: settings.enable_spectator_access,
+            register_state: Map::clone(&settings.register_state),
         }
     }
 
@@ -541,6 +765,39 @@ impl RealmFixture {
                 ));
             }
         }
+        for (u, user) in self.users.iter().enumerate() {
+            user.check(&at(&format!(".users[{u}]")), &user_ids)?;
+        }
+        if self.can_create_web_public_channel_group != SystemGroupFixture::Owners
+            && matches!(
+                self.can_create_web_public_channel_group,
+                SystemGroupFixture::Everyone | SystemGroupFixture::Members
+            )
+        {
+            return Err(Inconsistency::at(
+                at(".can_create_web_public_channel_group"),
+                "must be moderators, admins, owners or nobody",
+            ));
+        }
+        for (field, group) in [
+            (
+                ".can_create_public_channel_group",
+                self.can_create_public_channel_group,
+            ),
+            (
+                ".can_create_private_channel_group",
+                self.can_create_private_channel_group,
+            ),
+            (".can_invite_users_group", self.can_invite_users_group),
+        ] {
+            if group == SystemGroupFixture::Everyone {
+                return Err(Inconsistency::at(
+                    at(field),
+                    "must be members, moderators, admins, owners or nobody (Zulip does not allow everyone here)",
+                ));
+            }
+        }
+        check_register_state(&self.register_state, &at(".register_state"))?;
         let known = |path: String, id: &UserId| {
             if user_ids.contains(id) {
                 Ok(())
@@ -659,6 +916,12 @@ impl RealmFixture {
                 GroupFixture::Everyone => AccessAllUsersGroup::Everyone,
                 GroupFixture::Members => AccessAllUsersGroup::Members,
             },
+            can_create_public_channel_group: self.can_create_public_channel_group.build(),
+            can_create_private_channel_group: self.can_create_private_channel_group.build(),
+            can_create_web_public_channel_group: self.can_create_web_public_channel_group.build(),
+            can_invite_users_group: self.can_invite_users_group.build(),
+            enable_spectator_access: self.enable_spectator_access,
+            register_state: std::sync::Arc::new(self.register_state.clone()),
         };
         let users = self.users.iter().map(|user| user.build(now)).collect();
         let channels = self
@@ -735,15 +998,175 @@ impl RealmFixture {
     }
 }
 
+/// Checks `/register` state given for unmodelled fetch types; `at` is its JSON path.
+fn check_register_state(state: &Map<String, Value>, at: &str) -> Result<(), Inconsistency> {
+    if serde_json::to_vec(state).map_or(true, |bytes| bytes.len() > MAX_REGISTER_STATE_BYTES) {
+        return Err(Inconsistency::at(
+            at,
+            format!("larger than {MAX_REGISTER_STATE_BYTES} bytes"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (fetch_type, keys) in state {
+        let at = format!("{at}.{fetch_type}");
+        if fetch_type.is_empty()
+            || !fetch_type
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(Inconsistency::at(
+                at,
+                "a fetch type name is lowercase letters and underscores",
+            ));
+        }
+        if MODELLED_FETCH_TYPES.contains(&fetch_type.as_str()) {
+            return Err(Inconsistency::at(
+                at,
+                format!("the mock builds the {fetch_type} state itself, from the fixture"),
+            ));
+        }
+        let Value::Object(keys) = keys else {
+            return Err(Inconsistency::at(
+                at,
+                "must be an object: the keys this fetch type adds to /register",
+            ));
+        };
+        for key in keys.keys() {
+            if MODELLED_REGISTER_KEYS.contains(&key.as_str()) {
+                return Err(Inconsistency::at(
+                    format!("{at}.{key}"),
+                    format!("the mock writes {key} itself"),
+                ));
+            }
+            if !seen.insert(key.as_str()) {
+                return Err(Inconsistency::at(
+                    format!("{at}.{key}"),
+                    format!("{key} is given by another fetch type too"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who sees a user's real email when the fixture does not say: everyone when it is their API
+/// email (and for bots), else admins.
+fn default_visibility(email: &str, delivery_email: &str, is_bot: bool) -> EmailVisibility {
+    if is_bot || email.eq_ignore_ascii_case(delivery_email) {
+        EmailVisibility::Everyone
+    } else {
+        EmailVisibility::Admins
+    }
+}
+
 impl UserFixture {
+    /// Checks the user's directory fields; `at` is its JSON path, `user_ids` the realm's users.
+    fn check(&self, at: &str, user_ids: &HashSet<UserId>) -> Result<(), Inconsistency> {
+        let field = |name: &str| format!("{at}.{name}");
+        if !self.is_bot && (self.bot_type.is_some() || self.bot_owner_id.is_some()) {
+            return Err(Inconsistency::at(
+                field(if self.bot_type.is_some() {
+                    "bot_type"
+                } else {
+                    "bot_owner_id"
+                }),
+                "only bots have a bot_type and a bot_owner_id",
+            ));
+        }
+        if self.bot_type.is_some_and(|t| !(1..=4).contains(&t)) {
+            return Err(Inconsistency::at(
+                field("bot_type"),
+                "must be 1 (generic), 2 (incoming webhook), 3 (outgoing webhook) or 4 (embedded)",
+            ));
+        }
+        if let Some(owner) = self.bot_owner_id {
+            if !user_ids.contains(&owner) || owner == self.user_id {
+                return Err(Inconsistency::at(
+                    field("bot_owner_id"),
+                    format!("user {owner} is not another user of this realm"),
+                ));
+            }
+        }
+        let delivery = self.delivery_email.as_deref().unwrap_or(&self.email);
+        let public = delivery.eq_ignore_ascii_case(&self.email);
+        match (self.email_address_visibility, public) {
+            (Some(VisibilityFixture::Everyone), false) => {
+                return Err(Inconsistency::at(
+                    field("email_address_visibility"),
+                    "everyone sees this user's real email, so it is their API email too: email and delivery_email must be the same",
+                ))
+            }
+            (Some(visibility), true) if visibility != VisibilityFixture::Everyone => {
+                return Err(Inconsistency::at(
+                    field("email_address_visibility"),
+                    "a hidden email gives the user a dummy API email (user<id>@<domain>): set email to it and delivery_email to the real one",
+                ))
+            }
+            (Some(visibility), _) if self.is_bot && visibility != VisibilityFixture::Everyone => {
+                return Err(Inconsistency::at(
+                    field("email_address_visibility"),
+                    "a bot's email is always visible to everyone",
+                ))
+            }
+            _ => {}
+        }
+        if self.avatar_url_medium.is_some() && self.avatar_url.is_none() {
+            return Err(Inconsistency::at(
+                field("avatar_url_medium"),
+                "an uploaded avatar needs avatar_url too",
+            ));
+        }
+        if self.is_bot && !self.profile_data.is_empty() {
+            return Err(Inconsistency::at(
+                field("profile_data"),
+                "bots have no custom profile fields",
+            ));
+        }
+        if let Some((id, _)) = self.profile_data.iter().find(|(_, v)| !v.is_object()) {
+            return Err(Inconsistency::at(
+                field(&format!("profile_data.{id}")),
+                "must be an object such as {\"value\": \"...\"}",
+            ));
+        }
+        Ok(())
+    }
+
     fn build(&self, now: Timestamp) -> User {
+        let delivery_email = self
+            .delivery_email
+            .clone()
+            .unwrap_or_else(|| self.email.clone());
+        let visibility = match self.email_address_visibility {
+            Some(VisibilityFixture::Everyone) => EmailVisibility::Everyone,
+            Some(VisibilityFixture::Members) => EmailVisibility::Members,
+            Some(VisibilityFixture::Moderators) => EmailVisibility::Moderators,
+            Some(VisibilityFixture::Admins) => EmailVisibility::Admins,
+            Some(VisibilityFixture::Nobody) => EmailVisibility::Nobody,
+            None => default_visibility(&self.email, &delivery_email, self.is_bot),
+        };
         User {
+            timezone: self.timezone.clone(),
+            avatar: match &self.avatar_url {
+                None => Avatar::Gravatar,
+                Some(url) => Avatar::Uploaded {
+                    url: url.clone(),
+                    medium_url: self.avatar_url_medium.clone().unwrap_or_else(|| {
+                        match url.strip_suffix(".png") {
+                            Some(stem) => format!("{stem}-medium.png"),
+                            None => url.clone(),
+                        }
+                    }),
+                },
+            },
+            avatar_version: self.avatar_version,
+            email_address_visibility: visibility,
+            bot_type: self.is_bot.then(|| self.bot_type.unwrap_or(1)),
+            bot_owner_id: self.bot_owner_id,
+            is_imported_stub: self.is_imported_stub,
+            profile_data: self.profile_data.clone(),
             user_id: self.user_id,
             email: self.email.clone(),
-            delivery_email: self
-                .delivery_email
-                .clone()
-                .unwrap_or_else(|| self.email.clone()),
+            delivery_email,
             full_name: self.full_name.clone(),
             role: match self.role {
                 RoleFixture::Owner => Role::Owner,
@@ -761,6 +1184,7 @@ impl UserFixture {
     }
 
     fn export(user: User) -> Self {
+        let derived = default_visibility(&user.email, &user.delivery_email, user.is_bot);
         Self {
             delivery_email: (user.delivery_email != user.email).then_some(user.delivery_email),
             user_id: user.user_id,
@@ -778,6 +1202,30 @@ impl UserFixture {
             presence_enabled: user.presence_enabled,
             date_joined: TimeSpec::Absolute(user.date_joined),
             api_key: user.api_key,
+            timezone: user.timezone,
+            // Written only where it is not what the fixture would derive anyway.
+            email_address_visibility: (user.email_address_visibility != derived).then_some(
+                match user.email_address_visibility {
+                    EmailVisibility::Everyone => VisibilityFixture::Everyone,
+                    EmailVisibility::Members => VisibilityFixture::Members,
+                    EmailVisibility::Moderators => VisibilityFixture::Moderators,
+                    EmailVisibility::Admins => VisibilityFixture::Admins,
+                    EmailVisibility::Nobody => VisibilityFixture::Nobody,
+                },
+            ),
+            avatar_url: match &user.avatar {
+                Avatar::Gravatar => None,
+                Avatar::Uploaded { url, .. } => Some(url.clone()),
+            },
+            avatar_url_medium: match user.avatar {
+                Avatar::Gravatar => None,
+                Avatar::Uploaded { medium_url, .. } => Some(medium_url),
+            },
+            avatar_version: user.avatar_version,
+            bot_type: user.bot_type,
+            bot_owner_id: user.bot_owner_id,
+            is_imported_stub: user.is_imported_stub,
+            profile_data: user.profile_data,
         }
     }
 }

@@ -40,7 +40,9 @@ pub mod response;
 mod routes;
 pub mod state;
 pub mod store;
+pub mod stubs;
 pub mod telemetry;
+pub mod users;
 pub mod watch;
 
 use std::any::Any;
@@ -68,8 +70,10 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the complete application. Tests call this and drive it with `oneshot`.
 pub fn build_app(state: AppState) -> App {
+    // The fallback sits inside the journal's layer, so unserved requests are journalled too.
     let routes = routes::api_router(&state)
         .merge(admin::admin_router(&state.options.admin))
+        .fallback(routes::unserved)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
@@ -99,7 +103,6 @@ async fn enforce_request_timeout(
 /// The layers every request passes through, around `routes` (outermost last).
 fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
     routes
-        .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(internal_error_for_panic))
 }

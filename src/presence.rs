@@ -666,7 +666,7 @@ mod tests {
 
     #[test]
     fn the_window_validity_ends_when_the_first_listed_row_leaves_and_starts_after_the_last_left() {
-        use crate::store::{AccessAllUsersGroup, RealmSettings};
+        use crate::store::{AccessAllUsersGroup, RealmSettings, SystemGroup};
         let user = |id: u64| User {
             user_id: id,
             email: format!("u{id}@example.com"),
@@ -678,6 +678,14 @@ mod tests {
             presence_enabled: true,
             date_joined: at(0),
             api_key: String::new(),
+            timezone: String::new(),
+            avatar: crate::store::Avatar::Gravatar,
+            avatar_version: 1,
+            email_address_visibility: crate::store::EmailVisibility::Everyone,
+            bot_type: None,
+            bot_owner_id: None,
+            is_imported_stub: false,
+            profile_data: serde_json::Map::new(),
         };
         let settings = RealmSettings {
             subdomain: String::new(),
@@ -686,6 +694,12 @@ mod tests {
             presence_disabled: false,
             deactivated: false,
             can_access_all_users_group: AccessAllUsersGroup::Everyone,
+            can_create_public_channel_group: SystemGroup::Members,
+            can_create_private_channel_group: SystemGroup::Members,
+            can_create_web_public_channel_group: SystemGroup::Owners,
+            can_invite_users_group: SystemGroup::Members,
+            enable_spectator_access: false,
+            register_state: Default::default(),
         };
         let window = PRESENCE_WINDOW_SECONDS;
         let now = 10 * window;

@@ -12,6 +12,7 @@ use crate::journal::{self, Journal};
 use crate::presence::AccessPolicy;
 use crate::rate_limit::{RateLimiter, RateRule};
 use crate::store::Store;
+use crate::stubs::Stubs;
 
 /// Whether `GET /realm/presence` lists unsupported parameters (see README, "Differences from
 /// Zulip"): the published documentation says it does; Zulip's source does not wrap that view.
@@ -99,6 +100,8 @@ pub struct Control {
     pub rate_limiter: RateLimiter,
     /// Event queues for real-time presence (`/register`, `/events`).
     pub events: EventQueues,
+    /// Answers for Zulip endpoints the mock does not serve.
+    pub stubs: Stubs,
 }
 
 /// Shared by every request.
@@ -118,6 +121,8 @@ impl AppState {
             fixture.set_feature_level(level);
         }
         let (server, realms) = fixture.build(clock.now());
+        let stubs = Stubs::default();
+        stubs.replace(fixture.stubs());
         Self {
             store: Store::new(server, realms),
             control: Arc::new(Control {
@@ -127,6 +132,7 @@ impl AppState {
                 faults: Faults::default(),
                 rate_limiter: RateLimiter::new(options.rate_limit),
                 events: EventQueues::with_settings(options.events),
+                stubs,
             }),
             clock,
             options: Arc::new(options),
@@ -135,12 +141,13 @@ impl AppState {
 
     /// Restores everything to the loaded fixture: the state (created realms go), the clock's
     /// start, no faults, an empty journal (ids of both start at 1 again), the configured rate
-    /// limit with no history, no event queues.
+    /// limit with no history, no event queues, the fixture's stubs.
     pub fn reset(&self) {
         self.clock.set_mode(self.control.clock_start);
         let base = self.base_fixture();
         let (server, realms) = base.build(self.clock.now());
         self.store.replace(server, realms);
+        self.control.stubs.replace(base.stubs());
         self.control.faults.reset();
         self.control.journal.reset();
         self.control.rate_limiter.set_rule(self.options.rate_limit);
@@ -148,7 +155,7 @@ impl AppState {
         self.control.events.set_settings(self.options.events);
     }
 
-    /// Replaces the whole state with `fixture`, its relative times resolved now. With
+    /// Replaces the whole state with `fixture` (its stubs too), its relative times resolved now. With
     /// `as_base`, it is a reloaded fixture file: it is made to have `--feature-level` when set,
     /// and a later reset restores it; else a reset restores the loaded one.
     pub fn load(&self, mut fixture: Fixture, as_base: bool) {
@@ -157,6 +164,7 @@ impl AppState {
         }
         let (server, realms) = fixture.build(self.clock.now());
         self.store.replace(server, realms);
+        self.control.stubs.replace(fixture.stubs());
         if as_base {
             *self
                 .control

@@ -48,6 +48,51 @@ impl AccessAllUsersGroup {
     }
 }
 
+/// A system group that a realm permission setting names (zerver/models/groups.py
+/// `SystemGroups`), by the roles it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemGroup {
+    Everyone,
+    Members,
+    Moderators,
+    Admins,
+    Owners,
+    Nobody,
+}
+
+impl SystemGroup {
+    /// Whether a user with `role` is in the group.
+    pub fn contains(self, role: Role) -> bool {
+        match self {
+            Self::Everyone => true,
+            Self::Members => role != Role::Guest,
+            Self::Moderators => matches!(role, Role::Owner | Role::Admin | Role::Moderator),
+            Self::Admins => matches!(role, Role::Owner | Role::Admin),
+            Self::Owners => role == Role::Owner,
+            Self::Nobody => false,
+        }
+    }
+}
+
+/// Who may see a user's real email address (Zulip's `email_address_visibility`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailVisibility {
+    Everyone,
+    Members,
+    Moderators,
+    Admins,
+    Nobody,
+}
+
+/// Where a user's avatar comes from (Zulip's `avatar_source`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Avatar {
+    /// "G": Gravatar, from the delivery email.
+    Gravatar,
+    /// "U": uploaded, at these URLs (as the server shows them, without `version`).
+    Uploaded { url: String, medium_url: String },
+}
+
 /// A user account. `email` is the API email that Zulip uses as the key of legacy presence;
 /// `delivery_email` is the real address, the one a client authenticates with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +107,18 @@ pub struct User {
     pub presence_enabled: bool,
     pub date_joined: Timestamp,
     pub api_key: String,
+    /// The user's time zone ("" when unset).
+    pub timezone: String,
+    pub avatar: Avatar,
+    pub avatar_version: u32,
+    pub email_address_visibility: EmailVisibility,
+    /// A bot's type (1 generic, 2 incoming webhook, 3 outgoing webhook, 4 embedded).
+    pub bot_type: Option<u8>,
+    /// A bot's owner, if it has one.
+    pub bot_owner_id: Option<UserId>,
+    pub is_imported_stub: bool,
+    /// Custom profile field values, as `profile_data` sends them (`{"<field id>": {"value": ...}}`).
+    pub profile_data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One user's presence row (Zulip's `UserPresence`). Either time may be unknown.
@@ -129,6 +186,15 @@ pub struct RealmSettings {
     pub presence_disabled: bool,
     pub deactivated: bool,
     pub can_access_all_users_group: AccessAllUsersGroup,
+    /// Who may create channels of each kind, and invite users (realm permission settings).
+    pub can_create_public_channel_group: SystemGroup,
+    pub can_create_private_channel_group: SystemGroup,
+    pub can_create_web_public_channel_group: SystemGroup,
+    pub can_invite_users_group: SystemGroup,
+    /// Whether spectators may read web-public channels (web-public channels need it).
+    pub enable_spectator_access: bool,
+    /// `/register` state the test gives for fetch types the mock does not model, by type.
+    pub register_state: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A channel and who is, or once was, subscribed to it.
@@ -257,6 +323,19 @@ impl RealmState {
     /// Every user, by id.
     pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
         self.users.values()
+    }
+
+    /// Every channel.
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// The members of every direct-message group and pair.
+    pub fn conversations(&self) -> impl Iterator<Item = &[UserId]> {
+        self.direct_message_groups
+            .iter()
+            .map(Vec::as_slice)
+            .chain(self.direct_message_pairs.iter().map(|pair| pair.as_slice()))
     }
 
     /// How many users the realm has.
@@ -456,6 +535,19 @@ pub struct ServerSettings {
     pub external_host: String,
     /// `CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE`.
     pub can_access_all_users_group_limits_presence: bool,
+    /// `FAKE_EMAIL_DOMAIN`: the domain of dummy email addresses when a realm's host has a port.
+    pub fake_email_domain: String,
+}
+
+impl ServerSettings {
+    /// The host of the realm on `subdomain` (`Realm.host`).
+    pub fn realm_host(&self, subdomain: &str) -> String {
+        if subdomain.is_empty() {
+            self.external_host.clone()
+        } else {
+            format!("{subdomain}.{}", self.external_host)
+        }
+    }
 }
 
 /// A user found by their credentials, with their realm.

@@ -24,6 +24,7 @@ use crate::fixtures::{
 };
 use crate::state::AppState;
 use crate::store::{PresenceTimes, Realm, UserId};
+use crate::stubs::Stub;
 
 type AdminResult<T> = Result<T, AdminError>;
 
@@ -121,7 +122,14 @@ pub(super) async fn reset(State(state): State<AppState>) -> Json<Value> {
 
 /// `GET /__admin/state`: the whole state as a fixture.
 pub(super) async fn get_state(State(state): State<AppState>) -> Json<Fixture> {
-    Json(Fixture::export(&state.store))
+    let stubs = state
+        .control
+        .stubs
+        .list()
+        .iter()
+        .map(Stub::as_spec)
+        .collect();
+    Json(Fixture::export(&state.store, stubs))
 }
 
 /// `PUT /__admin/state`: replaces the whole state with a fixture, checked like a file.

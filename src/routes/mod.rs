@@ -4,6 +4,10 @@
 mod events;
 mod presence;
 mod server_settings;
+mod unserved;
+mod users;
+
+pub(crate) use unserved::unserved;
 
 use std::cell::RefCell;
 
@@ -27,8 +31,35 @@ use crate::state::AppState;
 const GET_HEAD: &[&str] = &["GET", "HEAD"];
 /// The methods of a POST-only endpoint.
 const POST: &[&str] = &["POST"];
-/// The methods of `/events`.
+/// The methods of `/events` and `/users/me`.
 const GET_HEAD_DELETE: &[&str] = &["GET", "HEAD", "DELETE"];
+/// The methods of `/users`.
+const GET_HEAD_POST: &[&str] = &["GET", "HEAD", "POST"];
+/// The methods of `/users/{user_id}`.
+const GET_HEAD_PATCH_DELETE: &[&str] = &["GET", "HEAD", "PATCH", "DELETE"];
+
+/// Every method and path the router below serves, written as stub path patterns: a stub may
+/// not shadow one of them (`serves`). HEAD follows GET. `tests/api/stubs.rs` checks the list
+/// against the router.
+pub(crate) const SERVED: &[(&str, &str)] = &[
+    ("GET", "/api/v1/server_settings"),
+    ("POST", "/api/v1/register"),
+    ("GET", "/api/v1/events"),
+    ("DELETE", "/api/v1/events"),
+    ("GET", REALM_PRESENCE_PATH),
+    ("POST", "/api/v1/users/me/presence"),
+    ("GET", "/api/v1/users/{user_id_or_email}/presence"),
+    ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/users/me"),
+    ("GET", "/api/v1/users/{user_id_or_email}"),
+];
+
+/// Whether the mock serves `method` on some path that `pattern` (a stub path) also matches.
+pub(crate) fn serves(method: &str, pattern: &str) -> bool {
+    SERVED.iter().any(|(served_method, path)| {
+        served_method.eq_ignore_ascii_case(method) && crate::stubs::patterns_overlap(path, pattern)
+    })
+}
 
 /// Every Zulip API route.
 pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
@@ -61,6 +92,19 @@ pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/users/{user_id_or_email}/presence",
             rest_endpoint(state, GET_HEAD, get(presence::get_user_presence)),
+        )
+        .route(
+            "/api/v1/users",
+            rest_endpoint(state, GET_HEAD_POST, get(users::get_users)),
+        )
+        // Listed before the next route in zproject/urls.py, so `me` is never a user here.
+        .route(
+            "/api/v1/users/me",
+            rest_endpoint(state, GET_HEAD_DELETE, get(users::get_own_user)),
+        )
+        .route(
+            "/api/v1/users/{user_id_or_email}",
+            rest_endpoint(state, GET_HEAD_PATCH_DELETE, get(users::get_user)),
         )
 }
 
@@ -119,6 +163,8 @@ const REALM_PRESENCE_PATH: &str = "/api/v1/realm/presence";
 /// An endpoint served by `rest_dispatch`: the method is checked first (405 with `Allow` and
 /// `allowed_methods`, OPTIONS 204), then Basic authentication, then the view. Responses that
 /// dispatch returns (not errors raised through it) carry Django's never-cache headers.
+/// `allowed` is what Zulip allows on the path; a method Zulip allows that the mock does not
+/// serve is answered like an unserved path (a stub, or 404).
 fn rest_endpoint(
     state: &AppState,
     allowed: &'static [&'static str],
@@ -130,33 +176,49 @@ fn rest_endpoint(
         .options(move |State(state): State<AppState>| async move {
             with_never_cache(options_response(allowed), &state)
         })
-        .fallback(move |State(state): State<AppState>| async move {
-            let mut response =
-                axum::response::IntoResponse::into_response(ApiError::MethodNotAllowed(allowed));
-            // Django's HttpResponseNotAllowed keeps its HTML content type around Zulip's JSON.
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            with_never_cache(response, &state)
-        })
+        .fallback(
+            move |State(state): State<AppState>, request: Request| async move {
+                let zulip_serves = allowed.contains(&request.method().as_str());
+                unserved::stub_or(&state, request, move |state| {
+                    if zulip_serves {
+                        return None;
+                    }
+                    let mut response = axum::response::IntoResponse::into_response(
+                        ApiError::MethodNotAllowed(allowed),
+                    );
+                    // Django's HttpResponseNotAllowed keeps its HTML content type around Zulip's JSON.
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
+                    Some(with_never_cache(response, state))
+                })
+                .await
+            },
+        )
 }
 
 /// A plain Django view guarded by `@require_safe` (GET and HEAD): a wrong method gets Django's
-/// own 405, with `Allow` and an empty body.
+/// own 405, with `Allow` and an empty body (unless a stub answers it).
 fn plain_view(view: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    view.fallback(|| async {
-        let mut response =
-            axum::response::IntoResponse::into_response(axum::http::StatusCode::METHOD_NOT_ALLOWED);
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        response
-    })
+    view.fallback(
+        |State(state): State<AppState>, request: Request| async move {
+            unserved::stub_or(&state, request, |_| {
+                let mut response = axum::response::IntoResponse::into_response(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                Some(response)
+            })
+            .await
+        },
+    )
 }
 
 /// Errors the view raises (a bad body, say) pass through `rest_dispatch` as exceptions and
