@@ -138,7 +138,10 @@ impl Future for AppFuture {
                 response
             }
             Answer::Routed(future) => match Pin::new(future).poll(cx) {
-                Poll::Ready(Ok(response)) => response.map(AppBody::Routed),
+                Poll::Ready(Ok(mut response)) => {
+                    crate::routes::strip_allow(&mut response);
+                    response.map(AppBody::Routed)
+                }
                 Poll::Ready(Err(never)) => match never {},
                 Poll::Pending => return Poll::Pending,
             },

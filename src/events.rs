@@ -17,9 +17,11 @@ use tokio::sync::Notify;
 use serde_json::json;
 
 use crate::clock::Timestamp;
+use crate::feature_level::{FeatureLevel, ACTIVATION_IS_UPDATE, USER_ACCESS_LIMIT};
 use crate::presence::{can_access, LegacyPresence, ModernPresence, WEBSITE};
 use crate::state::AppState;
 use crate::store::{PresenceRow, RealmState, User, UserId};
+use crate::users::{fake_email_domain, inaccessible_user_object, role_number, user_object, Format};
 
 /// How queues behave; Zulip's defaults, shortened by tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +57,14 @@ impl Default for EventSettings {
 pub struct QueueOptions {
     /// Whether "presence" is among its event types.
     pub presence: bool,
+    /// Whether "realm_user" is among its event types.
+    pub realm_user: bool,
     /// Presence events without `email` (`slim_presence`).
     pub slim_presence: bool,
     /// Presence events in the modern form (`simplified_presence_events`, feature level 419).
     pub simplified_presence: bool,
+    /// The client declared `user_list_incomplete`: no events about users it cannot access.
+    pub user_list_incomplete: bool,
     /// This queue's own idle timeout (`idle_queue_timeout`, feature level 481); default: the
     /// server's.
     pub idle_timeout_seconds: Option<i64>,
@@ -505,6 +511,103 @@ pub fn publish_presence(
             queue.push(event, max_events);
         }
     }
+}
+
+/// Sends the `realm_user` events Zulip sends when `after` is added (`before` is `None`) or
+/// changed from `before`, to the realm's queues registered for "realm_user": `add` with the
+/// whole user object (zerver/actions/create_user.py `notify_created_user`), or one `update`
+/// per changed field, with Zulip's keys: full name, role, time zone, and (de)activation, which
+/// is `update` with `is_active` from feature level 222 and `remove`/`add` before
+/// (zerver/actions/users.py). A limited guest who cannot access the user gets "Unknown user"
+/// for an `add`, or nothing when their client declared `user_list_incomplete`.
+pub fn publish_realm_user(
+    state: &AppState,
+    realm_state: &RealmState,
+    before: Option<&User>,
+    after: &User,
+) {
+    let server = state.store.server();
+    let level = server.feature_level;
+    let host = server.realm_host(&realm_state.settings().subdomain);
+    let domain = fake_email_domain(&host, &server.fake_email_domain).to_owned();
+    let max_events = state.control.events.settings().max_events;
+    let format = Format {
+        level,
+        client_gravatar: false,
+        include_custom_profile_fields: true,
+    };
+    // A new user's custom profile fields are not sent yet: `profile_data` is empty.
+    let person_add = |viewer: &User| {
+        let mut person = user_object(after, viewer, format);
+        if let Some(profile_data) = person.get_mut("profile_data") {
+            *profile_data = Value::Object(Map::new());
+        }
+        person
+    };
+    for queue in state
+        .control
+        .events
+        .of_realm(realm_state.settings().subdomain.as_str())
+    {
+        if !queue.options.realm_user {
+            continue;
+        }
+        let Some(viewer) = realm_state.user(queue.user_id) else {
+            continue;
+        };
+        let accessible = !level.has(USER_ACCESS_LIMIT)
+            || crate::users::accessible_users(realm_state, viewer)
+                .is_none_or(|ids| ids.contains(&after.user_id));
+        let events: Vec<Value> = match before {
+            None if accessible => {
+                vec![json!({"type": "realm_user", "op": "add", "person": person_add(viewer)})]
+            }
+            None if queue.options.user_list_incomplete => Vec::new(),
+            None => vec![json!({"type": "realm_user", "op": "add",
+                "person": inaccessible_user_object(after.user_id, &domain, level)})],
+            Some(_) if !accessible => Vec::new(),
+            Some(before) => updates(before, after, level, &person_add(viewer)),
+        };
+        for event in events {
+            if let Value::Object(event) = event {
+                queue.push(event, max_events);
+            }
+        }
+    }
+}
+
+/// The `update` (or, before feature level 222, `remove`/`add`) events for a changed user.
+fn updates(
+    before: &User,
+    after: &User,
+    level: FeatureLevel,
+    person: &Map<String, Value>,
+) -> Vec<Value> {
+    let id = after.user_id;
+    let update = |person: Value| json!({"type": "realm_user", "op": "update", "person": person});
+    let mut events = Vec::new();
+    if before.full_name != after.full_name {
+        events.push(update(json!({"user_id": id, "full_name": after.full_name})));
+    }
+    if before.role != after.role {
+        events.push(update(
+            json!({"user_id": id, "role": role_number(after.role)}),
+        ));
+    }
+    if before.timezone != after.timezone {
+        events.push(update(
+            json!({"email": after.email, "user_id": id, "timezone": after.timezone}),
+        ));
+    }
+    if before.is_active != after.is_active {
+        events.push(match (level.has(ACTIVATION_IS_UPDATE), after.is_active) {
+            (true, active) => update(json!({"user_id": id, "is_active": active})),
+            (false, false) => json!({"type": "realm_user", "op": "remove",
+                "person": {"email": after.email, "user_id": id, "full_name": after.full_name}}),
+            (false, true) => json!({"type": "realm_user", "op": "add", "person": person}),
+        });
+    }
+    events
 }
 
 #[cfg(test)]

@@ -84,6 +84,14 @@ pub const PRESENCE_ACCESS_LIMIT: FeatureLevel = FeatureLevel(228);
 /// directory.
 pub const USER_ACCESS_LIMIT: FeatureLevel = FeatureLevel(228);
 
+/// Zulip 8.0: deactivating or reactivating a user sends a `realm_user` `update` with
+/// `is_active` (a `remove` or an `add` before).
+pub const ACTIVATION_IS_UPDATE: FeatureLevel = FeatureLevel(222);
+
+/// Zulip 8.0: `/register` takes the `user_list_incomplete` client capability (no "Unknown
+/// user" placeholders for the users a limited guest cannot access).
+pub const USER_LIST_INCOMPLETE: FeatureLevel = FeatureLevel(232);
+
 /// Zulip 9.0: `POST /users/me/presence` takes `last_update_id` and returns
 /// `presence_last_update_id`.
 pub const PRESENCE_LAST_UPDATE_ID: FeatureLevel = FeatureLevel(263);

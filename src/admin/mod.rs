@@ -8,6 +8,7 @@
 
 mod control;
 mod state;
+mod stubs;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
@@ -108,6 +109,10 @@ pub fn admin_router(access: &AdminAccess) -> Router<AppState> {
             get(state::list_presence),
         )
         .route(
+            "/__admin/realms/{realm}/register_state",
+            get(stubs::get_register_state).put(stubs::put_register_state),
+        )
+        .route(
             "/__admin/realms/{realm}/presence/{user_id}",
             put(state::put_presence).delete(state::delete_presence),
         )
@@ -127,6 +132,13 @@ pub fn admin_router(access: &AdminAccess) -> Router<AppState> {
                 .delete(control::clear_faults),
         )
         .route("/__admin/faults/{id}", delete(control::delete_fault))
+        .route(
+            "/__admin/stubs",
+            get(stubs::list_stubs)
+                .post(stubs::add_stub)
+                .delete(stubs::clear_stubs),
+        )
+        .route("/__admin/stubs/{id}", delete(stubs::delete_stub))
         .route("/__admin/queues", get(control::list_queues))
         .route("/__admin/queues/{queue_id}", delete(control::delete_queue))
         .route(

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::auth::REALM_PATH_PREFIX;
 use crate::clock::TimeSpec;
-use crate::events::publish_presence;
+use crate::events::{publish_presence, publish_realm_user};
 use crate::fixtures::{
     parse_json, ChannelFixture, Fixture, PresenceFixture, RealmFixture, ServerFixture, UserFixture,
 };
@@ -70,7 +70,7 @@ fn summaries(state: &AppState) -> Vec<RealmSummary> {
         .collect()
 }
 
-fn realm_of(state: &AppState, segment: &str) -> AdminResult<Arc<Realm>> {
+pub(super) fn realm_of(state: &AppState, segment: &str) -> AdminResult<Arc<Realm>> {
     let subdomain = subdomain_from_segment(segment);
     state
         .store
@@ -80,7 +80,7 @@ fn realm_of(state: &AppState, segment: &str) -> AdminResult<Arc<Realm>> {
 
 /// Applies `change` to the realm as a fixture, checks the result exactly like a fixture file,
 /// and stores it as one change; a refused change leaves the realm as it was.
-fn edit_realm<T>(
+pub(super) fn edit_realm<T>(
     state: &AppState,
     realm: &Realm,
     change: impl FnOnce(&mut RealmFixture) -> AdminResult<T>,
@@ -395,6 +395,11 @@ pub(super) async fn create_user(
         fixture.users.push(user);
         Ok(())
     })?;
+    realm.read(|realm_state| {
+        if let Some(user) = realm_state.user(user_id) {
+            publish_realm_user(&state, realm_state, None, user);
+        }
+    });
     let created = find_user(&realm, user_id)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
@@ -431,6 +436,7 @@ pub(super) async fn patch_user(
             "a user's user_id cannot change".to_owned(),
         ));
     }
+    let before = realm.read(|realm_state| realm_state.user(user_id).cloned());
     edit_realm(&state, &realm, |fixture| {
         let user = fixture
             .users
@@ -440,6 +446,11 @@ pub(super) async fn patch_user(
         *user = patched(to_value(&*user), patch)?;
         Ok(())
     })?;
+    realm.read(|realm_state| {
+        if let (Some(before), Some(after)) = (&before, realm_state.user(user_id)) {
+            publish_realm_user(&state, realm_state, Some(before), after);
+        }
+    });
     Ok(Json(find_user(&realm, user_id)?))
 }
 

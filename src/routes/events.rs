@@ -1,8 +1,11 @@
-//! Real-time presence (zerver/views/events_register.py, zerver/tornado/views.py):
-//! `POST /register` makes an event queue and returns the presence snapshot, `GET /events`
-//! long-polls it, `DELETE /events` deletes it. Presence events come from `publish_presence`.
+//! Real-time events (zerver/views/events_register.py, zerver/lib/events.py,
+//! zerver/tornado/views.py): `POST /register` makes an event queue and returns the state the
+//! client fetches (presence and the user directory, built from the realm; other fetch types
+//! from the realm's `register_state`), `GET /events` long-polls it, `DELETE /events` deletes
+//! it. Events come from `publish_presence` and `publish_realm_user`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::Extensions;
@@ -13,23 +16,26 @@ use crate::auth::AuthedUser;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{jitter, AckError, EventQueue, QueueOptions};
 use crate::feature_level::{
-    HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT, PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS,
+    FeatureLevel, BILLING_ADMIN, BILLING_ADMIN_REMOVED, HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT,
+    PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS, USER_ACCESS_LIMIT, USER_LIST_INCOMPLETE,
     ZULIP_MERGE_BASE,
 };
+use crate::fixtures::MODELLED_FETCH_TYPES;
 use crate::journal::RequestNote;
 use crate::params::RequestParams;
-use crate::presence::{select_presence, ModernPresence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS};
+use crate::presence::{select_presence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS};
 use crate::response::Success;
 use crate::state::AppState;
-use crate::store::UserId;
+use crate::store::{RealmState, Role, User};
+use crate::users::{
+    accessible_users, avatar_source, avatar_url, fake_email_domain, inaccessible_user_object,
+    user_object, Format,
+};
 
 use super::presence::UserPresence;
 
 /// `server_presence_ping_interval_seconds`: how often clients report presence.
 const PRESENCE_PING_INTERVAL_SECONDS: i64 = 60;
-
-/// The fetch types `/register` returns state for; others are skipped, as Zulip skips unknown ones.
-const MODELLED_FETCH_TYPES: &[&str] = &["presence", "realm"];
 
 /// The `/register` parameters this server reads or accepts (every other one is listed back as
 /// unsupported).
@@ -75,44 +81,74 @@ fn wants(types: &Option<Vec<String>>, name: &str) -> bool {
         .is_none_or(|types| types.iter().any(|t| t == name))
 }
 
-/// The `/register` body after `result` and `msg`.
-#[derive(Debug, Serialize)]
-pub(super) struct RegisterResponse {
-    zulip_version: String,
-    zulip_feature_level: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    zulip_merge_base: Option<String>,
-    #[serde(flatten)]
-    presence: Option<PresenceSnapshot>,
-    #[serde(flatten)]
-    realm: Option<RealmPresenceSettings>,
-    queue_id: String,
-    last_event_id: i64,
-    /// From feature level 481.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    idle_queue_timeout_secs: Option<i64>,
-}
+/// Zulip's fetch types in the order `fetch_initial_state_data` writes their state
+/// (zerver/lib/events.py). `recent_private_conversations` and `update_message_flags`
+/// (`unread_msgs`) are written after the others, with `realm_users`, by `post_process_state`.
+const FETCH_ORDER: &[&str] = &[
+    "alert_words",
+    "custom_profile_fields",
+    "onboarding_steps",
+    "message",
+    "saved_snippets",
+    "navigation_views",
+    "drafts",
+    "scheduled_messages",
+    "reminders",
+    "muted_topics",
+    "muted_users",
+    "presence",
+    "realm_user_groups",
+    "realm",
+    "realm_user_settings_defaults",
+    "realm_domains",
+    "realm_emoji",
+    "realm_linkifiers",
+    "realm_filters",
+    "realm_playgrounds",
+    "realm_billing",
+    "realm_user",
+    "realm_bot",
+    "realm_embedded_bots",
+    "realm_incoming_webhook_bots",
+    "subscription",
+    "channel_folders",
+    "starred_messages",
+    "stream",
+    "default_streams",
+    "default_stream_groups",
+    "stop_words",
+    "update_display_settings",
+    "update_global_notifications",
+    "user_settings",
+    "user_status",
+    "user_topic",
+    "video_calls",
+    "giphy",
+    "push_device",
+];
 
-#[derive(Debug, Serialize)]
-struct PresenceSnapshot {
-    presences: Snapshot,
-    server_timestamp: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    presence_last_update_id: Option<i64>,
-}
+/// The fetch types whose state `post_process_state` writes last, in its order (`unread_msgs`,
+/// then `realm_users` and `realm_non_active_users` from `realm_user`, then
+/// `recent_private_conversations`).
+const POST_PROCESSED: &[&str] = &["update_message_flags", "recent_private_conversations"];
 
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum Snapshot {
-    Legacy(BTreeMap<String, UserPresence>),
-    Modern(BTreeMap<UserId, ModernPresence>),
-}
+/// A `/register` body being built: keys in the order Zulip writes them.
+#[derive(Debug, Default)]
+struct Body(Map<String, Value>);
 
-#[derive(Debug, Serialize)]
-struct RealmPresenceSettings {
-    server_presence_ping_interval_seconds: i64,
-    server_presence_offline_threshold_seconds: i64,
-    event_queue_longpoll_timeout_seconds: u64,
+impl Body {
+    fn put(&mut self, key: &str, value: impl Into<Value>) {
+        self.0.insert(key.to_owned(), value.into());
+    }
+
+    /// The keys a test gave for `fetch_type` (the realm's `register_state`), in its order.
+    fn put_given(&mut self, given: &Map<String, Value>, fetch_type: &str) {
+        if let Some(Value::Object(keys)) = given.get(fetch_type) {
+            for (key, value) in keys {
+                self.0.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 /// `POST /api/v1/register`: https://zulip.com/api/register-queue
@@ -121,7 +157,7 @@ pub(super) async fn register(
     authed: AuthedUser,
     extensions: Extensions,
     params: RequestParams,
-) -> ApiResult<Success<RegisterResponse>> {
+) -> ApiResult<Success<Map<String, Value>>> {
     let server = state.store.server();
     let level = server.feature_level;
     let types = event_types(&params, "event_types")?;
@@ -130,16 +166,26 @@ pub(super) async fn register(
         None => types.clone(),
     };
     let slim_presence = params.json_bool("slim_presence", false)?;
-    if let (Some(note), Some(types)) = (extensions.get::<RequestNote>(), &fetch_types) {
-        let unmodelled: Vec<&str> = types
-            .iter()
-            .map(String::as_str)
-            .filter(|name| !MODELLED_FETCH_TYPES.contains(name))
-            .collect();
-        if !unmodelled.is_empty() {
+    let client_gravatar = params.json_bool("client_gravatar", false)?;
+    let given = authed
+        .realm
+        .read(|realm| Arc::clone(&realm.settings().register_state));
+    if let Some(note) = extensions.get::<RequestNote>() {
+        let missing: Vec<&str> = match &fetch_types {
+            Some(types) => types.iter().map(String::as_str).collect::<Vec<_>>(),
+            None => FETCH_ORDER.iter().chain(POST_PROCESSED).copied().collect(),
+        }
+        .into_iter()
+        .filter(|name| !MODELLED_FETCH_TYPES.contains(name) && !given.contains_key(*name))
+        .map(|name| match name {
+            "realm" => "realm (only its event_queue_longpoll_timeout_seconds and server_presence_* keys are modelled)",
+            name => name,
+        })
+        .collect();
+        if !missing.is_empty() {
             note.remark(format!(
-                "fetch types not modelled by this mock, so not in the response: {}",
-                unmodelled.join(", ")
+                "fetch types neither modelled by this mock nor given in the realm's register_state, so not in the response: {}",
+                missing.join(", ")
             ));
         }
     }
@@ -149,6 +195,8 @@ pub(super) async fn register(
     };
     let simplified = level.has(SIMPLIFIED_PRESENCE_EVENTS)
         && client_capability(&params, "simplified_presence_events")?;
+    let user_list_incomplete =
+        level.has(USER_LIST_INCOMPLETE) && client_capability(&params, "user_list_incomplete")?;
     let idle_timeout = match level.has(IDLE_QUEUE_TIMEOUT) {
         true => params.json_int("idle_queue_timeout")?,
         false => None,
@@ -173,8 +221,10 @@ pub(super) async fn register(
     let now = state.clock.now();
     let options = QueueOptions {
         presence: wants(&types, "presence"),
+        realm_user: wants(&types, "realm_user"),
         slim_presence,
         simplified_presence: simplified,
+        user_list_incomplete,
         idle_timeout_seconds: idle_timeout,
     };
     let queue = state
@@ -182,59 +232,187 @@ pub(super) async fn register(
         .events
         .register(authed.realm.subdomain(), authed.user.user_id, options, now)
         .map_err(|_| ApiError::BadRequest("Too many event queues on this server".to_owned()))?;
-    let presence = wants(&fetch_types, "presence").then(|| {
-        let policy = state.access_policy();
-        let query = PresenceQuery {
-            after_update_id: None,
-            history_limit_days,
-        };
-        authed.realm.read(|realm| {
-            let selection = select_presence(realm, &authed.user, policy, query, now);
-            let presences = if slim_presence || simplified {
-                Snapshot::Modern(selection.modern())
-            } else {
-                Snapshot::Legacy(
-                    selection
-                        .legacy()
-                        .into_iter()
-                        .map(|(email, presence)| (email, presence.into()))
-                        .collect(),
-                )
-            };
-            PresenceSnapshot {
-                presences,
-                server_timestamp: now.unix_seconds_f64(),
-                presence_last_update_id: level
-                    .has(PRESENCE_LAST_UPDATE_ID)
-                    .then_some(selection.last_update_id),
+
+    let mut body = Body::default();
+    body.put("queue_id", queue.id.clone());
+    body.put("zulip_version", server.zulip_version.clone());
+    body.put("zulip_feature_level", level.0);
+    if level.has(ZULIP_MERGE_BASE) {
+        body.put("zulip_merge_base", server.zulip_merge_base.clone());
+    }
+    let mut given_types: Vec<&str> = given
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !FETCH_ORDER.contains(name) && !POST_PROCESSED.contains(name))
+        .collect();
+    given_types.sort_unstable();
+    for &fetch_type in FETCH_ORDER.iter().chain(&given_types) {
+        if !wants(&fetch_types, fetch_type) {
+            continue;
+        }
+        match fetch_type {
+            "presence" => {
+                let policy = state.access_policy();
+                let query = PresenceQuery {
+                    after_update_id: None,
+                    history_limit_days,
+                };
+                authed.realm.read(|realm| {
+                    let selection = select_presence(realm, &authed.user, policy, query, now);
+                    let presences = if slim_presence || simplified {
+                        serde_json::to_value(selection.modern())
+                    } else {
+                        let legacy: BTreeMap<String, UserPresence> = selection
+                            .legacy()
+                            .into_iter()
+                            .map(|(email, presence)| (email, presence.into()))
+                            .collect();
+                        serde_json::to_value(legacy)
+                    };
+                    body.put("presences", presences.unwrap_or_default());
+                    if level.has(PRESENCE_LAST_UPDATE_ID) {
+                        body.put("presence_last_update_id", selection.last_update_id);
+                    }
+                });
+                body.put("server_timestamp", now.unix_seconds_f64());
             }
-        })
-    });
-    let realm = wants(&fetch_types, "realm").then(|| RealmPresenceSettings {
-        server_presence_ping_interval_seconds: PRESENCE_PING_INTERVAL_SECONDS,
-        server_presence_offline_threshold_seconds: OFFLINE_THRESHOLD_SECONDS,
-        event_queue_longpoll_timeout_seconds: state
-            .control
-            .events
-            .settings()
-            .longpoll_timeout
-            .as_secs(),
-    });
-    Ok(Success::new(RegisterResponse {
-        zulip_version: server.zulip_version.clone(),
-        zulip_feature_level: level.0,
-        zulip_merge_base: level
-            .has(ZULIP_MERGE_BASE)
-            .then(|| server.zulip_merge_base.clone()),
-        presence,
-        realm,
-        queue_id: queue.id.clone(),
-        last_event_id: -1,
-        idle_queue_timeout_secs: level
-            .has(IDLE_QUEUE_TIMEOUT)
-            .then(|| queue.idle_timeout(state.control.events.settings().idle_timeout_seconds)),
-    })
-    .with_ignored_parameters(state.ignored_parameters(&params, &used)))
+            "realm" => {
+                body.put_given(&given, "realm");
+                body.put(
+                    "event_queue_longpoll_timeout_seconds",
+                    state.control.events.settings().longpoll_timeout.as_secs(),
+                );
+                body.put(
+                    "server_presence_ping_interval_seconds",
+                    PRESENCE_PING_INTERVAL_SECONDS,
+                );
+                body.put(
+                    "server_presence_offline_threshold_seconds",
+                    OFFLINE_THRESHOLD_SECONDS,
+                );
+            }
+            "realm_user" => authed.realm.read(|realm| {
+                for (key, value) in own_user_state(realm, &authed.user, level) {
+                    body.0.insert(key, value);
+                }
+            }),
+            other => body.put_given(&given, other),
+        }
+    }
+    if wants(&fetch_types, "update_message_flags") && wants(&fetch_types, "message") {
+        body.put_given(&given, "update_message_flags");
+    }
+    if wants(&fetch_types, "realm_user") {
+        let host = server.realm_host(authed.realm.subdomain());
+        let domain = fake_email_domain(&host, &server.fake_email_domain).to_owned();
+        let (active, inactive) = authed.realm.read(|realm| {
+            realm_users(
+                realm,
+                &authed.user,
+                Format {
+                    level,
+                    client_gravatar,
+                    include_custom_profile_fields: true,
+                },
+                (!user_list_incomplete).then_some(domain.as_str()),
+            )
+        });
+        body.put("realm_users", active);
+        body.put("realm_non_active_users", inactive);
+    }
+    if wants(&fetch_types, "recent_private_conversations") {
+        body.put_given(&given, "recent_private_conversations");
+    }
+    body.put("last_event_id", -1);
+    if level.has(IDLE_QUEUE_TIMEOUT) {
+        body.put(
+            "idle_queue_timeout_secs",
+            queue.idle_timeout(state.control.events.settings().idle_timeout_seconds),
+        );
+    }
+    Ok(Success::new(body.0).with_ignored_parameters(state.ignored_parameters(&params, &used)))
+}
+
+/// The requester's own keys of the `realm_user` state, after `cross_realm_bots` (the mock has
+/// no system bot realm: none).
+fn own_user_state(realm: &RealmState, me: &User, level: FeatureLevel) -> Map<String, Value> {
+    let settings = realm.settings();
+    let role = me.role;
+    let private = settings.can_create_private_channel_group.contains(role);
+    let public = settings.can_create_public_channel_group.contains(role);
+    let web_public = settings.enable_spectator_access
+        && settings.can_create_web_public_channel_group.contains(role);
+    let mut state = Map::new();
+    let mut put = |key: &str, value: Value| {
+        state.insert(key.to_owned(), value);
+    };
+    put("cross_realm_bots", Value::Array(Vec::new()));
+    put("avatar_source", Value::from(avatar_source(me)));
+    put("avatar_url_medium", avatar_url(me, true, false));
+    put("avatar_url", avatar_url(me, false, false));
+    put("can_create_private_streams", Value::from(private));
+    put("can_create_public_streams", Value::from(public));
+    put("can_create_web_public_streams", Value::from(web_public));
+    put(
+        "can_create_streams",
+        Value::from(private || public || web_public),
+    );
+    put(
+        "can_invite_others_to_realm",
+        Value::from(settings.can_invite_users_group.contains(role)),
+    );
+    put(
+        "is_admin",
+        Value::from(matches!(role, Role::Owner | Role::Admin)),
+    );
+    put("is_owner", Value::from(role == Role::Owner));
+    put(
+        "is_moderator",
+        Value::from(matches!(role, Role::Owner | Role::Admin | Role::Moderator)),
+    );
+    put("is_guest", Value::from(role == Role::Guest));
+    if level.has(BILLING_ADMIN) && !level.has(BILLING_ADMIN_REMOVED) {
+        put("is_billing_admin", Value::from(false));
+    }
+    put("user_id", Value::from(me.user_id));
+    put("email", Value::from(me.email.clone()));
+    put("delivery_email", Value::from(me.delivery_email.clone()));
+    put("full_name", Value::from(me.full_name.clone()));
+    state
+}
+
+/// `realm_users` and `realm_non_active_users` (`post_process_state`): every user the viewer
+/// can access, by id, without `is_active`. Users a limited guest cannot access appear as
+/// placeholders with dummy emails on `placeholder_domain`, or not at all without one (the
+/// client declared `user_list_incomplete`).
+fn realm_users(
+    realm: &RealmState,
+    viewer: &User,
+    format: Format,
+    placeholder_domain: Option<&str>,
+) -> (Vec<Value>, Vec<Value>) {
+    let accessible = format
+        .level
+        .has(USER_ACCESS_LIMIT)
+        .then(|| accessible_users(realm, viewer))
+        .flatten();
+    let (mut active, mut inactive) = (Vec::new(), Vec::new());
+    for user in realm.users() {
+        let mut object = match &accessible {
+            Some(ids) if !ids.contains(&user.user_id) => match placeholder_domain {
+                Some(domain) => inaccessible_user_object(user.user_id, domain, format.level),
+                None => continue,
+            },
+            _ => user_object(user, viewer, format),
+        };
+        let is_active = object.shift_remove("is_active") == Some(Value::Bool(true));
+        if is_active {
+            active.push(Value::Object(object));
+        } else {
+            inactive.push(Value::Object(object));
+        }
+    }
+    (active, inactive)
 }
 
 /// Whether `client_capabilities` (a JSON object) turns `name` on.

@@ -7,7 +7,7 @@ mod server_settings;
 mod unserved;
 mod users;
 
-pub(crate) use unserved::unserved;
+pub(crate) use unserved::{strip_allow, unserved};
 
 use std::cell::RefCell;
 

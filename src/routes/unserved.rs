@@ -18,6 +18,19 @@ use crate::stubs::{StubRequest, StubSpec, API_PREFIX};
 /// What the journal says of an API request no route and no stub answers.
 pub(crate) const UNSERVED_NOTE: &str = "not served by this mock: a stub can answer it (the fixture's \"stubs\", or POST /__admin/stubs)";
 
+/// Marks a response `stub_or` made (a stub's or the unserved 404), which carries no `Allow`:
+/// axum's method router adds one to whatever its fallback answers, outside every layer, and
+/// `App` takes it off again (`strip_allow`).
+#[derive(Clone, Copy, Debug)]
+struct Unserved;
+
+/// Takes axum's `Allow` header off the responses `stub_or` made.
+pub(crate) fn strip_allow<B>(response: &mut axum::http::Response<B>) {
+    if response.extensions().get::<Unserved>().is_some() {
+        response.headers_mut().remove(axum::http::header::ALLOW);
+    }
+}
+
 /// Answers a request no route serves with the first matching stub, or 404.
 pub(crate) async fn unserved(State(state): State<AppState>, request: Request) -> Response {
     stub_or(&state, request, |_| None).await
@@ -47,7 +60,9 @@ pub(super) async fn stub_or(
         if let (true, Some(note)) = (is_api, note) {
             note.remark(UNSERVED_NOTE.to_owned());
         }
-        ApiError::NotFound.into_response()
+        let mut response = ApiError::NotFound.into_response();
+        response.extensions_mut().insert(Unserved);
+        response
     };
     if candidates.is_empty() {
         return not_served(&note);
@@ -83,7 +98,9 @@ pub(super) async fn stub_or(
         if let Some(note) = &note {
             note.remark(format!("answered by stub {id}"));
         }
-        return stub_response(&spec, &state);
+        let mut response = stub_response(&spec, &state);
+        response.extensions_mut().insert(Unserved);
+        return response;
     }
     not_served(&note)
 }

@@ -66,12 +66,12 @@ async fn register_returns_a_queue_and_the_presence_snapshot() {
         StatusCode::OK,
         json!({
             "result": "success", "msg": "",
+            "queue_id": format!("{NOW}:0"),
             "zulip_version": "12.0-dev+git", "zulip_feature_level": 509,
             "zulip_merge_base": "12.0-dev+git",
             "presences": everyone_in_the_default_realm(),
-            "server_timestamp": SERVER_TIMESTAMP,
             "presence_last_update_id": 11,
-            "queue_id": format!("{NOW}:0"),
+            "server_timestamp": SERVER_TIMESTAMP,
             "last_event_id": -1,
             "idle_queue_timeout_secs": 600,
         }),
@@ -587,7 +587,7 @@ async fn the_journal_says_which_fetch_types_register_did_not_serve() {
     assert_eq!(registered.status, StatusCode::OK);
     assert_eq!(
         journal.json()["requests"][0]["note"],
-        "fetch types not modelled by this mock, so not in the response: message, subscription"
+        "fetch types neither modelled by this mock nor given in the realm's register_state, so not in the response: message, subscription"
     );
 }
 

@@ -20,5 +20,7 @@ mod process;
 mod properties;
 mod readme;
 mod server_settings;
+mod stubs;
 mod update_presence;
 mod user_presence;
+mod users;
