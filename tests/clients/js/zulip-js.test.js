@@ -293,3 +293,69 @@ test('a registered queue long-polls and receives the presence event of another c
     },
   );
 });
+
+// The user directory through zulip-js's users resource, whole bodies.
+
+/** date_joined as Zulip writes it: to the minute, in UTC. */
+function joined(daysAgo) {
+  return `${new Date((NOW - daysAgo * 86400) * 1000).toISOString().slice(0, 16)}+00:00`;
+}
+
+function gravatar(email, medium = false) {
+  const digest = require('node:crypto').createHash('md5').update(email.toLowerCase()).digest('hex');
+  return `https://secure.gravatar.com/avatar/${digest}?d=identicon${medium ? '&s=500' : ''}&version=1`;
+}
+
+function human(userId, email, fullName, role, daysAgo, extra = {}) {
+  return {
+    email, user_id: userId, avatar_version: 1,
+    is_admin: role <= 200, is_owner: role === 100, is_guest: role === 600, role,
+    is_bot: false, full_name: fullName, timezone: '', is_active: true,
+    date_joined: joined(daysAgo), delivery_email: email, is_imported_stub: false, avatar_url: null,
+    ...extra,
+  };
+}
+
+test('users.retrieve lists the realm as Zulip does, with its parameters', async () => {
+  const z = await zulip({ ...IAGO, realm });
+
+  const all = await z.users.retrieve();
+  const some = await z.users.retrieve({ user_ids: JSON.stringify([3, 11]), client_gravatar: 'false' });
+
+  assert.equal(all.result, 'success');
+  assert.deepEqual(all.members.map((m) => m.user_id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual(all.members[2], human(3, 'hamlet@zulip.com', 'King Hamlet', 400, 300));
+  assert.deepEqual(some, {
+    result: 'success',
+    msg: '',
+    members: [
+      human(3, 'hamlet@zulip.com', 'King Hamlet', 400, 300, { avatar_url: gravatar('hamlet@zulip.com') }),
+      human(11, 'user11@zulip.localhost', 'Zoe', 400, 100, {
+        delivery_email: 'ZOE@zulip.com', avatar_url: gravatar('ZOE@zulip.com'),
+      }),
+    ],
+  });
+});
+
+test('users.me.getProfile is the requester, with max_message_id', async () => {
+  const z = await zulip({ ...HAMLET, realm });
+
+  assert.deepEqual(await z.users.me.getProfile(), {
+    result: 'success',
+    msg: '',
+    ...human(3, 'hamlet@zulip.com', 'King Hamlet', 400, 300, { avatar_url: gravatar('hamlet@zulip.com') }),
+    profile_data: {},
+    max_message_id: -1,
+  });
+});
+
+test('a user by id through callEndpoint, and Zulip\'s error for an unknown one', async () => {
+  const z = await zulip({ ...POLONIUS, realm });
+
+  assert.deepEqual(await z.callEndpoint('/users/3', 'GET'), {
+    result: 'success', msg: '', user: human(3, 'hamlet@zulip.com', 'King Hamlet', 400, 300),
+  });
+  assert.deepEqual(await z.callEndpoint('/users/1', 'GET'), {
+    result: 'error', msg: 'Insufficient permission', code: 'BAD_REQUEST',
+  });
+});
