@@ -108,3 +108,30 @@ async fn the_quick_start_curl_line_works() {
 
     assert_eq!(response.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_readme_stubs_load_and_answer() {
+    let block = readme_block("stubs-example", "json");
+    let mut fixture = default_fixture_json();
+    fixture["stubs"] =
+        serde_json::from_str::<Value>(&format!("{{{block}}}")).unwrap()["stubs"].clone();
+    let app = TestApp::from_fixture_json(&fixture);
+
+    let messages = app
+        .request(Method::GET, "/api/v1/messages")
+        .basic_auth(HAMLET)
+        .send()
+        .await;
+    let sent = app
+        .request(Method::POST, "/api/v1/messages")
+        .basic_auth(HAMLET)
+        .form("type=stream&to=Verona&topic=x&content=y")
+        .send()
+        .await;
+
+    assert_eq!(messages.json()["found_newest"], true);
+    assert_eq!(
+        sent.json(),
+        serde_json::json!({"result": "success", "msg": "", "id": 42, "automatic_new_visibility_policy": null})
+    );
+}
