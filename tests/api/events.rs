@@ -8,20 +8,6 @@ use zulip_presence_mock::events::EventSettings;
 
 use crate::helpers::*;
 
-async fn register(app: &TestApp, user: Credentials, form: &str) -> TestResponse {
-    app.request(Method::POST, "/api/v1/register")
-        .basic_auth(user)
-        .form(form)
-        .send()
-        .await
-}
-
-async fn queue_of(app: &TestApp, user: Credentials, form: &str) -> String {
-    let response = register(app, user, form).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-    response.json()["queue_id"].as_str().unwrap().to_owned()
-}
-
 async fn poll(app: &TestApp, user: Credentials, query: &str) -> TestResponse {
     app.request(Method::GET, &format!("/api/v1/events?{query}"))
         .basic_auth(user)
@@ -64,17 +50,11 @@ async fn register_returns_a_queue_and_the_presence_snapshot() {
 
     response.assert_json(
         StatusCode::OK,
-        json!({
-            "result": "success", "msg": "",
-            "queue_id": format!("{NOW}:0"),
-            "zulip_version": "12.0-dev+git", "zulip_feature_level": 509,
-            "zulip_merge_base": "12.0-dev+git",
+        register_body(json!({
             "presences": everyone_in_the_default_realm(),
             "presence_last_update_id": 11,
             "server_timestamp": SERVER_TIMESTAMP,
-            "last_event_id": -1,
-            "idle_queue_timeout_secs": 600,
-        }),
+        })),
         JSON_NEVER_CACHE,
     );
 }

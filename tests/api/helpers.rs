@@ -531,3 +531,35 @@ pub fn realm_presence_body(presences: Value) -> Value {
         "server_timestamp": SERVER_TIMESTAMP,
     })
 }
+
+/// `POST /api/v1/register` as `user` with a form body.
+pub async fn register(app: &TestApp, user: Credentials, form: &str) -> TestResponse {
+    app.request(Method::POST, "/api/v1/register")
+        .basic_auth(user)
+        .form(form)
+        .send()
+        .await
+}
+
+/// The id of a queue `user` registers with a form body.
+pub async fn queue_of(app: &TestApp, user: Credentials, form: &str) -> String {
+    let response = register(app, user, form).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()["queue_id"].as_str().unwrap().to_owned()
+}
+
+/// A `/register` body of the default server's first queue: `state` between the versions and
+/// `last_event_id`, in Zulip's order.
+pub fn register_body(state: Value) -> Value {
+    let mut body = serde_json::json!({
+        "result": "success", "msg": "",
+        "queue_id": format!("{NOW}:0"),
+        "zulip_version": "12.0-dev+git", "zulip_feature_level": 509,
+        "zulip_merge_base": "12.0-dev+git",
+    });
+    let fields = body.as_object_mut().unwrap();
+    fields.extend(state.as_object().unwrap().clone());
+    fields.insert("last_event_id".to_owned(), serde_json::json!(-1));
+    fields.insert("idle_queue_timeout_secs".to_owned(), serde_json::json!(600));
+    body
+}
