@@ -176,7 +176,10 @@ pub(super) async fn register(
             None => FETCH_ORDER.iter().chain(POST_PROCESSED).copied().collect(),
         }
         .into_iter()
-        .filter(|name| !MODELLED_FETCH_TYPES.contains(name) && !given.contains_key(*name))
+        // `zulip_version` names no state of its own any more: the versions are always there.
+        .filter(|name| {
+            !MODELLED_FETCH_TYPES.contains(name) && *name != "zulip_version" && !given.contains_key(*name)
+        })
         .map(|name| match name {
             "realm" => "realm (only its event_queue_longpoll_timeout_seconds and server_presence_* keys are modelled)",
             name => name,
