@@ -344,7 +344,9 @@ test('users.me.getProfile is the requester, with max_message_id', async () => {
     result: 'success',
     msg: '',
     ...human(3, 'hamlet@zulip.com', 'King Hamlet', 400, 300, { avatar_url: gravatar('hamlet@zulip.com') }),
-    profile_data: {},
+    // Hamlet's custom profile fields, as Zulip's development realm has them (fixtures/default.json).
+    profile_data: JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures', 'default.json'), 'utf8'))
+      .realms[0].users[2].profile_data,
     max_message_id: -1,
   });
 });

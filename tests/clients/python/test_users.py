@@ -66,6 +66,21 @@ WELCOME_BOT = {
     "is_imported_stub": False, "avatar_url": None, "bot_type": 1, "bot_owner_id": None,
 }
 
+# Hamlet's custom profile fields, as Zulip's development realm has them (fixtures/default.json).
+HAMLET_PROFILE_DATA = {
+    "1": {"value": "+0-11-23-456-7890", "rendered_value": "<p>+0-11-23-456-7890</p>"},
+    "2": {
+        "value": "I am:\n* The prince of Denmark\n* Nephew to the usurping Claudius",
+        "rendered_value": "<p>I am:</p>\n<ul>\n<li>The prince of Denmark</li>\n<li>Nephew to the usurping Claudius</li>\n</ul>",
+    },
+    "3": {"value": "Dark chocolate", "rendered_value": "<p>Dark chocolate</p>"},
+    "4": {"value": "0"},
+    "5": {"value": "1900-01-01"},
+    "6": {"value": "https://blog.zulig.org"},
+    "7": {"value": "[2]"},
+    "8": {"value": "zulipbot"},
+}
+
 # The default realm as Iago (an administrator) sees it with client_gravatar on (the default).
 MEMBERS = [
     human(1, "desdemona@zulip.com", "Desdemona", 100, 400),
@@ -101,7 +116,7 @@ class UserDirectoryTest(unittest.TestCase):
     def test_get_profile_is_the_requester(self):
         expected = dict(
             human(3, "hamlet@zulip.com", "King Hamlet", 400, 300, avatar_url=gravatar("hamlet@zulip.com")),
-            profile_data={},
+            profile_data=HAMLET_PROFILE_DATA,
             max_message_id=-1,
         )
         self.assertEqual(client(HAMLET).get_profile(), {"result": "success", "msg": "", **expected})
