@@ -406,7 +406,11 @@ async fn register_gives_the_realm_user_state_in_zulip_s_order() {
             // As the default fixture gives them (Iago's and Hamlet's are Zulip's development ones).
             let fixture = default_fixture_json();
             let given = &fixture["realms"][0]["users"][id - 1]["profile_data"];
-            user["profile_data"] = if given.is_null() { json!({}) } else { given.clone() };
+            user["profile_data"] = if given.is_null() {
+                json!({})
+            } else {
+                given.clone()
+            };
         }
         user
     };
