@@ -768,12 +768,10 @@ impl RealmFixture {
         for (u, user) in self.users.iter().enumerate() {
             user.check(&at(&format!(".users[{u}]")), &user_ids)?;
         }
-        if self.can_create_web_public_channel_group != SystemGroupFixture::Owners
-            && matches!(
-                self.can_create_web_public_channel_group,
-                SystemGroupFixture::Everyone | SystemGroupFixture::Members
-            )
-        {
+        if matches!(
+            self.can_create_web_public_channel_group,
+            SystemGroupFixture::Everyone | SystemGroupFixture::Members
+        ) {
             return Err(Inconsistency::at(
                 at(".can_create_web_public_channel_group"),
                 "must be moderators, admins, owners or nobody",

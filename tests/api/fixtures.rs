@@ -21,18 +21,55 @@ fn default_with(change: impl FnOnce(&mut Value)) -> Value {
 
 #[test]
 fn fixtures_in_repo_are_valid() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json")
-            && !path.to_string_lossy().ends_with(".schema.json")
-        {
-            Fixture::load(&path).unwrap_or_else(|err| panic!("{err}"));
-            checked += 1;
+    for dir in [root.clone(), root.join("examples")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json")
+                && !path.to_string_lossy().ends_with(".schema.json")
+            {
+                Fixture::load(&path).unwrap_or_else(|err| panic!("{err}"));
+                checked += 1;
+            }
         }
     }
-    assert!(checked >= 1);
+    assert_eq!(checked, 4);
+}
+
+#[test]
+fn bad_directory_fields_and_register_state_are_refused_at_their_path() {
+    let cases = [
+        (
+            json!({"bot_owner_id": 1}),
+            "at $.realms[0].users[2].bot_owner_id: only bots have a bot_type and a bot_owner_id",
+        ),
+        (
+            json!({"email_address_visibility": "admins"}),
+            "at $.realms[0].users[2].email_address_visibility: a hidden email gives the user a dummy API email (user<id>@<domain>): set email to it and delivery_email to the real one",
+        ),
+        (
+            json!({"profile_data": {"1": "Prince"}}),
+            "at $.realms[0].users[2].profile_data.1: must be an object such as {\"value\": \"...\"}",
+        ),
+    ];
+    for (fields, expected) in cases {
+        let fixture = default_with(|f| {
+            f["realms"][0]["users"][2]
+                .as_object_mut()
+                .unwrap()
+                .extend(fields.as_object().unwrap().clone());
+        });
+        assert_eq!(error_of(&fixture), format!("bad.json: {expected}"));
+    }
+    let bad_state = default_with(|f| {
+        f["realms"][0]["register_state"] = json!({"message": {"max_message_id": 1},
+                                                   "realm": {"max_message_id": 2}});
+    });
+    assert_eq!(
+        error_of(&bad_state),
+        "bad.json: at $.realms[0].register_state.realm.max_message_id: max_message_id is given by another fetch type too"
+    );
 }
 
 #[test]
