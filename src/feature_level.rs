@@ -40,6 +40,10 @@ pub const USER_BY_DELIVERY_EMAIL: FeatureLevel = FeatureLevel(302);
 /// Zulip 10.0: user objects no longer carry `is_billing_admin`.
 pub const BILLING_ADMIN_REMOVED: FeatureLevel = FeatureLevel(363);
 
+/// Zulip 10.0: `/register`'s `is_moderator` is true for administrators and owners too (for
+/// moderators only before).
+pub const MODERATOR_INCLUDES_ADMINS: FeatureLevel = FeatureLevel(380);
+
 /// Zulip 10.0: `GET /users` takes `user_ids`.
 pub const USERS_BY_ID_LIST: FeatureLevel = FeatureLevel(384);
 

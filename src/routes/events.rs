@@ -17,8 +17,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{jitter, AckError, EventQueue, QueueOptions};
 use crate::feature_level::{
     FeatureLevel, BILLING_ADMIN, BILLING_ADMIN_REMOVED, HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT,
-    PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS, USER_ACCESS_LIMIT, USER_LIST_INCOMPLETE,
-    ZULIP_MERGE_BASE,
+    MODERATOR_INCLUDES_ADMINS, PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS,
+    USER_ACCESS_LIMIT, USER_LIST_INCOMPLETE, ZULIP_MERGE_BASE,
 };
 use crate::fixtures::MODELLED_FETCH_TYPES;
 use crate::journal::RequestNote;
@@ -369,10 +369,11 @@ fn own_user_state(realm: &RealmState, me: &User, level: FeatureLevel) -> Map<Str
         Value::from(matches!(role, Role::Owner | Role::Admin)),
     );
     put("is_owner", Value::from(role == Role::Owner));
-    put(
-        "is_moderator",
-        Value::from(matches!(role, Role::Owner | Role::Admin | Role::Moderator)),
-    );
+    let is_moderator = match level.has(MODERATOR_INCLUDES_ADMINS) {
+        true => matches!(role, Role::Owner | Role::Admin | Role::Moderator),
+        false => role == Role::Moderator,
+    };
+    put("is_moderator", Value::from(is_moderator));
     put("is_guest", Value::from(role == Role::Guest));
     if level.has(BILLING_ADMIN) && !level.has(BILLING_ADMIN_REMOVED) {
         put("is_billing_admin", Value::from(false));

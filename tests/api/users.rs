@@ -640,3 +640,24 @@ async fn before_level_222_deactivation_is_a_remove_event() {
                 "id": 0}])
     );
 }
+
+#[tokio::test]
+async fn is_moderator_in_register_includes_admins_from_level_380() {
+    let form = "fetch_event_types=%5B%22realm_user%22%5D";
+
+    let before = register(&TestApp::at_feature_level(379), IAGO, form)
+        .await
+        .json();
+    let after = register(&TestApp::at_feature_level(380), IAGO, form)
+        .await
+        .json();
+
+    assert_eq!(
+        (before["is_admin"].clone(), before["is_moderator"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(
+        (after["is_admin"].clone(), after["is_moderator"].clone()),
+        (json!(true), json!(true))
+    );
+}
