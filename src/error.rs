@@ -86,21 +86,23 @@ pub enum ApiError {
 /// Convenient alias for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// The error body, one struct for every variant so the shape cannot drift.
+/// The error body, one struct for every variant so the shape cannot drift. Its keys are in
+/// Zulip's order (zerver/lib/exceptions.py `JsonableError.data`): `result`, `msg`, the error's
+/// data fields, then `code`; `RateLimitedError` appends `retry-after` after `code`.
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     result: &'static str,
     msg: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     var_name: Option<&'static str>,
-    #[serde(rename = "retry-after", skip_serializing_if = "Option::is_none")]
-    retry_after: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     queue_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allowed_methods: Option<&'a [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(rename = "retry-after", skip_serializing_if = "Option::is_none")]
+    retry_after: Option<f64>,
 }
 
 impl ApiError {

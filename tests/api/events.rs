@@ -217,7 +217,7 @@ async fn acknowledging_what_was_pruned_or_never_sent_gets_zulips_errors() {
 
 fn bad_queue(queue_id: &str) -> Value {
     json!({"result": "error", "msg": format!("Bad event queue ID: {queue_id}"),
-           "code": "BAD_EVENT_QUEUE_ID", "queue_id": queue_id})
+           "queue_id": queue_id, "code": "BAD_EVENT_QUEUE_ID"})
 }
 
 #[tokio::test]
@@ -262,7 +262,7 @@ async fn a_missing_queue_id_or_last_event_id_is_a_missing_argument() {
         response.assert_json(
             StatusCode::BAD_REQUEST,
             json!({"result": "error", "msg": format!("Missing '{name}' argument"),
-                   "code": "REQUEST_VARIABLE_MISSING", "var_name": name}),
+                   "var_name": name, "code": "REQUEST_VARIABLE_MISSING"}),
             JSON,
         );
     }

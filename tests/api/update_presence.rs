@@ -360,7 +360,7 @@ async fn a_missing_status_is_a_missing_argument_before_any_bad_value() {
         StatusCode::BAD_REQUEST,
         json!({
             "result": "error", "msg": "Missing 'status' argument",
-            "code": "REQUEST_VARIABLE_MISSING", "var_name": "status",
+            "var_name": "status", "code": "REQUEST_VARIABLE_MISSING",
         }),
         JSON,
     );
