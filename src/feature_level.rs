@@ -110,9 +110,9 @@ pub const HISTORY_LIMIT_DAYS: FeatureLevel = FeatureLevel(288);
 /// the modern form.
 pub const SIMPLIFIED_PRESENCE_EVENTS: FeatureLevel = FeatureLevel(419);
 
-/// Zulip 12.0-dev: the first level of the 12.0 series; `authentication_methods` lists
-/// `discord` from this series on (Zulip PR #38643; its exact level is not confirmed).
-pub const DISCORD_AUTHENTICATION: FeatureLevel = FeatureLevel(426);
+/// Zulip 12.0: `authentication_methods` lists `discord` (Zulip's OpenAPI: "New in Zulip 12.0
+/// (feature level 488)").
+pub const DISCORD_AUTHENTICATION: FeatureLevel = FeatureLevel(488);
 
 /// Zulip 12.0: `/register` takes `idle_queue_timeout` and returns `idle_queue_timeout_secs`.
 pub const IDLE_QUEUE_TIMEOUT: FeatureLevel = FeatureLevel(481);

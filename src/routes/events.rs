@@ -17,8 +17,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::{jitter, AckError, EventQueue, QueueOptions};
 use crate::feature_level::{
     FeatureLevel, BILLING_ADMIN, BILLING_ADMIN_REMOVED, HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT,
-    MODERATOR_INCLUDES_ADMINS, PRESENCE_LAST_UPDATE_ID, SIMPLIFIED_PRESENCE_EVENTS,
-    USER_ACCESS_LIMIT, USER_LIST_INCOMPLETE, ZULIP_MERGE_BASE,
+    MODERATOR_INCLUDES_ADMINS, PRESENCE_LAST_UPDATE_ID, SERVER_PRESENCE_PARAMETERS,
+    SIMPLIFIED_PRESENCE_EVENTS, USER_ACCESS_LIMIT, USER_LIST_INCOMPLETE, ZULIP_MERGE_BASE,
 };
 use crate::fixtures::MODELLED_FETCH_TYPES;
 use crate::journal::RequestNote;
@@ -285,14 +285,17 @@ pub(super) async fn register(
                     "event_queue_longpoll_timeout_seconds",
                     state.control.events.settings().longpoll_timeout.as_secs(),
                 );
-                body.put(
-                    "server_presence_ping_interval_seconds",
-                    PRESENCE_PING_INTERVAL_SECONDS,
-                );
-                body.put(
-                    "server_presence_offline_threshold_seconds",
-                    OFFLINE_THRESHOLD_SECONDS,
-                );
+                // The presence parameters came with feature level 164.
+                if level.has(SERVER_PRESENCE_PARAMETERS) {
+                    body.put(
+                        "server_presence_ping_interval_seconds",
+                        PRESENCE_PING_INTERVAL_SECONDS,
+                    );
+                    body.put(
+                        "server_presence_offline_threshold_seconds",
+                        OFFLINE_THRESHOLD_SECONDS,
+                    );
+                }
             }
             "realm_user" => authed.realm.read(|realm| {
                 for (key, value) in own_user_state(realm, &authed.user, level) {

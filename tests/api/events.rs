@@ -612,3 +612,24 @@ async fn a_queue_whose_poll_was_abandoned_still_expires() {
     );
     later.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
+
+#[tokio::test]
+async fn register_sends_the_presence_parameters_from_level_164() {
+    let form = "event_types=%5B%22presence%22%5D&fetch_event_types=%5B%22realm%22%5D";
+
+    let before = register(&TestApp::at_feature_level(163), IAGO, form)
+        .await
+        .json();
+    let after = register(&TestApp::at_feature_level(164), IAGO, form)
+        .await
+        .json();
+
+    assert_eq!(before.get("server_presence_ping_interval_seconds"), None);
+    assert_eq!(
+        before.get("server_presence_offline_threshold_seconds"),
+        None
+    );
+    assert_eq!(before["event_queue_longpoll_timeout_seconds"], 90);
+    assert_eq!(after["server_presence_ping_interval_seconds"], 60);
+    assert_eq!(after["server_presence_offline_threshold_seconds"], 200);
+}

@@ -105,13 +105,13 @@ async fn realm_url_takes_realm_uris_place_at_257_and_realm_uri_moves_last() {
 }
 
 #[tokio::test]
-async fn discord_is_listed_from_the_12_0_series() {
+async fn discord_is_listed_from_level_488() {
     assert_eq!(
-        server_settings_at(425).await["authentication_methods"],
+        server_settings_at(487).await["authentication_methods"],
         authentication_methods(false)
     );
     assert_eq!(
-        server_settings_at(426).await["authentication_methods"],
+        server_settings_at(488).await["authentication_methods"],
         authentication_methods(true)
     );
 }
