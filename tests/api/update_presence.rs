@@ -470,3 +470,31 @@ async fn a_report_shows_in_everyones_realm_presence() {
         &json_never_cache(90),
     );
 }
+
+#[tokio::test]
+async fn rows_with_update_id_0_load_as_zulip_bulk_creates_them_and_the_next_change_is_1() {
+    let app = TestApp::from_fixture_json(&lab_fixture(json!([
+        {"user_id": 2, "last_connected_time": NOW - 30, "last_active_time": NOW - 30, "last_update_id": 0},
+        {"user_id": 3, "last_connected_time": NOW - 30, "last_active_time": NOW - 30, "last_update_id": 0},
+    ])));
+
+    let report = app.post_presence(lab("reader"), "status=active").await;
+    let rows = app
+        .admin(Method::GET, "/__admin/realms/_root/presence", None)
+        .await;
+
+    assert_eq!(report.json()["presence_last_update_id"], 1);
+    let ids: Vec<(u64, i64)> = rows
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["user_id"].as_u64().unwrap(),
+                row["last_update_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [(1, 1), (2, 0), (3, 0)]);
+}
