@@ -47,10 +47,11 @@ impl RequestParams {
         }
     }
 
-    /// An optional `Json[int]` parameter; JSON `null` counts as absent.
+    /// An optional `Json[int]` parameter. JSON `null` is a value, not an absence: it is not
+    /// an integer (pydantic's strict mode, as Zulip's `typed_endpoint` uses it).
     pub fn json_int(&self, name: &'static str) -> ApiResult<Option<i64>> {
         match self.json(name)? {
-            None | Some(Value::Null) => Ok(None),
+            None => Ok(None),
             Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
             Some(_) => Err(ApiError::BadRequest(format!("{name} is not an integer"))),
         }

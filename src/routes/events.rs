@@ -61,8 +61,8 @@ fn event_types(params: &RequestParams, name: &'static str) -> ApiResult<Option<V
     };
     let value: Value = serde_json::from_str(text)
         .map_err(|_| ApiError::BadRequest(format!("{name} is not valid JSON")))?;
+    // JSON `null` is a value, not an absence (pydantic's strict mode): not a list.
     match value {
-        Value::Null => Ok(None),
         Value::Array(items) => items
             .into_iter()
             .map(|item| match item {

@@ -294,9 +294,10 @@ pub(super) async fn update_presence(
     let level = state.store.server().feature_level;
     let has_last_update_id = level.has(PRESENCE_LAST_UPDATE_ID);
     let has_history_limit = level.has(HISTORY_LIMIT_DAYS);
-    // typed_endpoint: a missing argument first, then each value in signature order. A
-    // parameter the server's level does not know yet is not read: it is ignored and listed.
-    let status = params.required("status")?;
+    // typed_endpoint reads the view's parameters in signature order (history_limit_days,
+    // last_update_id, new_user_input, ping_only, slim_presence, status) and reports the first
+    // problem, a missing status at its place. A parameter the server's level does not know
+    // yet is not read: it is ignored and listed.
     let history_limit_days = match has_history_limit {
         true => params.json_int("history_limit_days")?,
         false => None,
@@ -309,6 +310,7 @@ pub(super) async fn update_presence(
     params.json_bool("new_user_input", false)?;
     let ping_only = params.json_bool("ping_only", false)?;
     let slim_presence = params.json_bool("slim_presence", false)? || last_update_id.is_some();
+    let status = params.required("status")?;
     let status = Status::from_wire(status)
         .ok_or_else(|| ApiError::BadRequest(format!("Invalid status: {status}")))?;
     let mut used = UPDATE_PRESENCE_PARAMETERS.to_vec();

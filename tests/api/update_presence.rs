@@ -351,17 +351,46 @@ async fn bots_are_refused() {
 }
 
 #[tokio::test]
-async fn a_missing_status_is_a_missing_argument_before_any_bad_value() {
+async fn parameters_are_checked_in_signature_order_and_a_missing_status_at_its_place() {
     let app = TestApp::from_fixture_json(&lab_fixture(json!([])));
 
-    let response = app.post_presence(lab("alice"), "ping_only=maybe").await;
+    let bad_ping = app.post_presence(lab("alice"), "ping_only=null").await;
+    let bad_days_first = app
+        .post_presence(lab("alice"), "slim_presence=1&history_limit_days=x")
+        .await;
+    let missing = app.post_presence(lab("alice"), "ping_only=true").await;
 
-    response.assert_json(
+    bad_ping.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("ping_only is not a boolean"),
+        JSON,
+    );
+    bad_days_first.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("history_limit_days is not valid JSON"),
+        JSON,
+    );
+    missing.assert_json(
         StatusCode::BAD_REQUEST,
         json!({
             "result": "error", "msg": "Missing 'status' argument",
             "var_name": "status", "code": "REQUEST_VARIABLE_MISSING",
         }),
+        JSON,
+    );
+}
+
+#[tokio::test]
+async fn json_null_is_a_value_that_is_not_an_integer() {
+    let app = TestApp::from_fixture_json(&lab_fixture(json!([])));
+
+    let response = app
+        .post_presence(lab("alice"), "status=active&last_update_id=null")
+        .await;
+
+    response.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("last_update_id is not an integer"),
         JSON,
     );
 }
