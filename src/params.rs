@@ -47,21 +47,31 @@ impl RequestParams {
         }
     }
 
-    /// An optional `Json[int]` parameter. JSON `null` is a value, not an absence: it is not
-    /// an integer (pydantic's strict mode, as Zulip's `typed_endpoint` uses it).
-    pub fn json_int(&self, name: &'static str) -> ApiResult<Option<i64>> {
-        match self.json(name)? {
-            None => Ok(None),
-            Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
-            Some(_) => Err(ApiError::BadRequest(format!("{name} is not an integer"))),
+    /// An optional `Json[int]` parameter: an integer as Python reads it, of any size. JSON
+    /// `null` is a value, not an absence: it is not an integer (pydantic's strict mode, as
+    /// Zulip's `typed_endpoint` uses it), and neither is a float such as `1.0`.
+    pub fn json_int(&self, name: &'static str) -> ApiResult<Option<PyInt>> {
+        let Some(text) = self.get(name) else {
+            return Ok(None);
+        };
+        if let Some(int) = PyInt::from_json(text) {
+            return Ok(Some(int));
         }
+        // Valid JSON of another type is not an integer; invalid JSON says so first.
+        self.json(name)?;
+        Err(ApiError::BadRequest(format!("{name} is not an integer")))
     }
 
+    /// The value of a JSON parameter, as Python's `json.loads` reads it: `NaN`, `Infinity`,
+    /// `-Infinity` and numbers beyond `f64` are valid JSON there (floats); they come back as
+    /// a string, which no typed parameter of these endpoints accepts.
     fn json(&self, name: &'static str) -> ApiResult<Option<Value>> {
         self.get(name)
             .map(|text| {
-                serde_json::from_str(text)
-                    .map_err(|_| ApiError::BadRequest(format!("{name} is not valid JSON")))
+                serde_json::from_str(text).or_else(|_| match python_only_json(text) {
+                    true => Ok(Value::String(text.to_owned())),
+                    false => Err(ApiError::BadRequest(format!("{name} is not valid JSON"))),
+                })
             })
             .transpose()
     }
@@ -87,6 +97,91 @@ impl RequestParams {
         names.sort_unstable();
         names.dedup();
         names
+    }
+}
+
+/// JSON's whitespace, which Python's `json.loads` allows around a value.
+const JSON_WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
+
+/// Whether `text` is JSON to Python's `json.loads` though not to strict JSON: `NaN`,
+/// `Infinity`, `-Infinity`, or a number too large for a float (which Python reads as `inf`).
+fn python_only_json(text: &str) -> bool {
+    let text = text.trim_matches(JSON_WHITESPACE);
+    matches!(text, "NaN" | "Infinity" | "-Infinity") || is_json_number(text)
+}
+
+/// Whether `text` is a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_json_number(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let (int, fraction) = match mantissa.split_once('.') {
+        Some((int, fraction)) => (int, Some(fraction)),
+        None => (mantissa, None),
+    };
+    digits(int)
+        && (int == "0" || !int.starts_with('0'))
+        && fraction.is_none_or(digits)
+        && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)))
+}
+
+/// An integer as Python reads it from JSON: of any size. Kept as its decimal text, and as a
+/// number when it fits an `i128`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PyInt {
+    text: String,
+    value: Option<i128>,
+}
+
+impl PyInt {
+    /// `text` as a JSON integer (no fraction, no exponent), surrounding whitespace allowed.
+    pub fn from_json(text: &str) -> Option<Self> {
+        let text = text.trim_matches(JSON_WHITESPACE);
+        let unsigned = text.strip_prefix('-').unwrap_or(text);
+        let is_int = !unsigned.is_empty()
+            && unsigned.bytes().all(|b| b.is_ascii_digit())
+            && (unsigned == "0" || !unsigned.starts_with('0'));
+        if !is_int {
+            return None;
+        }
+        // Python's int("-0") is 0.
+        let text = if unsigned == "0" { "0" } else { text };
+        Some(Self {
+            text: text.to_owned(),
+            value: text.parse().ok(),
+        })
+    }
+
+    /// The integer, when it fits an `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        self.value.and_then(|value| i64::try_from(value).ok())
+    }
+
+    /// The integer, or the nearest `i64` when it is beyond that range.
+    pub fn saturating_i64(&self) -> i64 {
+        match (self.as_i64(), self.text.starts_with('-')) {
+            (Some(value), _) => value,
+            (None, true) => i64::MIN,
+            (None, false) => i64::MAX,
+        }
+    }
+
+    /// The integer as Zulip's JSON writer (orjson) writes it, or `None` where orjson refuses
+    /// it (outside -2^63 to 2^64 - 1), which makes Zulip answer 500.
+    pub fn to_json(&self) -> Option<Value> {
+        let value = self.value?;
+        if let Ok(small) = i64::try_from(value) {
+            return Some(Value::from(small));
+        }
+        u64::try_from(value).ok().map(Value::from)
+    }
+
+    /// Its decimal text, as Python's `str()` writes it.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 }
 
@@ -150,6 +245,34 @@ mod tests {
                 .map(|n| (n.to_string(), String::new()))
                 .collect(),
             body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn json_integers_are_python_integers_of_any_size() {
+        let big = PyInt::from_json(" 9223372036854775808 ").unwrap();
+        assert_eq!(big.as_i64(), None);
+        assert_eq!(big.saturating_i64(), i64::MAX);
+        assert_eq!(
+            big.to_json(),
+            Some(Value::from(9_223_372_036_854_775_808_u64))
+        );
+        let huge = PyInt::from_json("-123456789012345678901234567890123456789012").unwrap();
+        assert_eq!(huge.saturating_i64(), i64::MIN);
+        assert_eq!(huge.to_json(), None);
+        assert_eq!(PyInt::from_json("-0").unwrap().as_str(), "0");
+        for not_int in ["1.0", "1e3", "01", "+1", "", "-", "null", "true", "\"5\""] {
+            assert_eq!(PyInt::from_json(not_int), None, "{not_int}");
+        }
+    }
+
+    #[test]
+    fn python_reads_nan_infinity_and_huge_floats_as_json() {
+        for text in ["NaN", "Infinity", "-Infinity", "1e400", " 1.5e-999 "] {
+            assert!(python_only_json(text), "{text}");
+        }
+        for text in ["nan", "inf", "1.", ".5", "1e", "0x10", "abc"] {
+            assert!(!python_only_json(text), "{text}");
         }
     }
 

@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::feature_level::{
     FeatureLevel, PRESENCE_ACCESS_LIMIT, SERVER_PRESENCE_PARAMETERS, USER_PRESENCE_BY_ID,
 };
+use crate::params::PyInt;
 use crate::store::{ClientPresence, PresenceRow, PresenceTimes, RealmState, User, UserId};
 
 /// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS`: a user active this close to their last
@@ -317,6 +318,22 @@ pub fn select_presence<'a>(
         rows,
         last_update_id,
     }
+}
+
+/// `now - timedelta(days=days)` as Python computes it, or `None` where Python raises
+/// `OverflowError` (a `timedelta` over 999,999,999 days, or a date outside years 1 to 9999):
+/// Zulip then answers 500.
+pub fn days_before(now: Timestamp, days: &PyInt) -> Option<Timestamp> {
+    /// 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in microseconds since the epoch.
+    const FIRST: i64 = -62_135_596_800 * 1_000_000;
+    const END: i64 = 253_402_300_800 * 1_000_000;
+    let days = days.as_i64().filter(|d| d.unsigned_abs() <= 999_999_999)?;
+    let micros = now
+        .unix_micros()
+        .checked_sub(days.checked_mul(86_400 * 1_000_000)?)?;
+    (FIRST..END)
+        .contains(&micros)
+        .then(|| Timestamp::from_unix_micros(micros))
 }
 
 /// The realm's presence as `GET /realm/presence` shows it to `viewer` at `now`, keyed by API

@@ -22,8 +22,8 @@ use crate::feature_level::{
 };
 use crate::fixtures::MODELLED_FETCH_TYPES;
 use crate::journal::RequestNote;
-use crate::params::RequestParams;
-use crate::presence::{select_presence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS};
+use crate::params::{PyInt, RequestParams};
+use crate::presence::{days_before, select_presence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS};
 use crate::response::Success;
 use crate::state::AppState;
 use crate::store::{RealmState, Role, User};
@@ -204,7 +204,10 @@ pub(super) async fn register(
         true => params.json_int("idle_queue_timeout")?,
         false => None,
     };
-    if idle_timeout.is_some_and(|seconds| seconds < 1) {
+    if idle_timeout
+        .as_ref()
+        .is_some_and(|seconds| seconds.saturating_i64() < 1)
+    {
         return Err(ApiError::BadRequest(
             "idle_queue_timeout must be 1 or more".to_owned(),
         ));
@@ -228,7 +231,7 @@ pub(super) async fn register(
         slim_presence,
         simplified_presence: simplified,
         user_list_incomplete,
-        idle_timeout_seconds: idle_timeout,
+        idle_timeout_seconds: idle_timeout.as_ref().map(PyInt::saturating_i64),
     };
     let queue = state
         .control
@@ -255,10 +258,20 @@ pub(super) async fn register(
         }
         match fetch_type {
             "presence" => {
+                // As for presence reports: a window Python's dates cannot hold is a 500 (the
+                // queue, made before, stays).
+                if let Some(days) = &history_limit_days {
+                    let disabled = authed
+                        .realm
+                        .read(|realm| realm.settings().presence_disabled);
+                    if !disabled && days.as_i64() != Some(0) && days_before(now, days).is_none() {
+                        return Err(ApiError::Internal);
+                    }
+                }
                 let policy = state.access_policy();
                 let query = PresenceQuery {
                     after_update_id: None,
-                    history_limit_days,
+                    history_limit_days: history_limit_days.as_ref().map(PyInt::saturating_i64),
                 };
                 authed.realm.read(|realm| {
                     let selection = select_presence(realm, &authed.user, policy, query, now);
@@ -331,10 +344,16 @@ pub(super) async fn register(
     }
     body.put("last_event_id", -1);
     if level.has(IDLE_QUEUE_TIMEOUT) {
-        body.put(
-            "idle_queue_timeout_secs",
-            queue.idle_timeout(state.control.events.settings().idle_timeout_seconds),
-        );
+        // The queue keeps the client's timeout as it came, a Python integer of any size.
+        let seconds = match &idle_timeout {
+            Some(client) if client.as_i64().is_none() => {
+                client.to_json().ok_or(ApiError::Internal)?
+            }
+            _ => Value::from(
+                queue.idle_timeout(state.control.events.settings().idle_timeout_seconds),
+            ),
+        };
+        body.put("idle_queue_timeout_secs", seconds);
     }
     Ok(Success::new(body.0).with_ignored_parameters(state.ignored_parameters(&params, &used)))
 }
@@ -478,14 +497,15 @@ pub(super) async fn get_events(
     let dont_block = params.json_bool("dont_block", false)?;
     let queue = users_queue(&state, &authed, &queue_id)?;
     queue
-        .acknowledge(last_event_id, state.clock.now())
+        .acknowledge(last_event_id.saturating_i64(), state.clock.now())
         .map_err(|err| {
             ApiError::BadRequest(match err {
                 AckError::AlreadyPruned { newest_pruned } => {
                     format!("An event newer than {newest_pruned} has already been pruned!")
                 }
-                AckError::NotInQueue { last_event_id } => {
-                    format!("Event {last_event_id} was not in this queue")
+                // The id as the client sent it (a Python integer of any size).
+                AckError::NotInQueue { .. } => {
+                    format!("Event {} was not in this queue", last_event_id.as_str())
                 }
             })
         })?;

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::auth::AuthedUser;
 use crate::cache::CacheKey;
@@ -18,12 +19,12 @@ use crate::feature_level::{
     HISTORY_LIMIT_DAYS, IGNORED_PARAMETERS_UNSUPPORTED, PRESENCE_LAST_UPDATE_ID,
     SINGLE_CLIENT_PRESENCE, USER_PRESENCE_COMBINED, USER_PRESENCE_MODERN,
 };
-use crate::params::RequestParams;
+use crate::params::{PyInt, RequestParams};
 use crate::presence::{
-    old_modern_presence, realm_client_presence, realm_presence, realm_presence_validity,
-    report_client, reported_times, sees_everyone, select_presence, user_client_presence,
-    user_presence, website_client, AccessPolicy, LegacyPresence, ModernPresence, OldModernPresence,
-    PresenceQuery, Status, UserPresenceError, WEBSITE,
+    days_before, old_modern_presence, realm_client_presence, realm_presence,
+    realm_presence_validity, report_client, reported_times, sees_everyone, select_presence,
+    user_client_presence, user_presence, website_client, AccessPolicy, LegacyPresence,
+    ModernPresence, OldModernPresence, PresenceQuery, Status, UserPresenceError, WEBSITE,
 };
 use crate::response::{finish_success, success_prefix, Success};
 use crate::state::{AppState, RealmPresenceIgnoredParameters};
@@ -236,7 +237,7 @@ pub(super) enum UpdatePresenceResponse {
         server_timestamp: f64,
         /// From feature level 263.
         #[serde(skip_serializing_if = "Option::is_none")]
-        presence_last_update_id: Option<i64>,
+        presence_last_update_id: Option<serde_json::Value>,
     },
 }
 
@@ -349,9 +350,20 @@ pub(super) async fn update_presence(
             Success::new(UpdatePresenceResponse::PingOnly {}).with_ignored_parameters(ignored)
         );
     }
+    // The answer's query computes `now - timedelta(days=history_limit_days)` (after the write,
+    // never with ping_only or presence disabled, nor for 0, which queries nothing): a date
+    // Python cannot hold makes Zulip answer 500.
+    if let Some(days) = &history_limit_days {
+        let disabled = authed
+            .realm
+            .read(|realm| realm.settings().presence_disabled);
+        if !disabled && days.as_i64() != Some(0) && days_before(now, days).is_none() {
+            return Err(ApiError::Internal);
+        }
+    }
     let query = PresenceQuery {
-        after_update_id: last_update_id,
-        history_limit_days,
+        after_update_id: last_update_id.as_ref().map(PyInt::saturating_i64),
+        history_limit_days: history_limit_days.as_ref().map(PyInt::saturating_i64),
     };
     let policy = state.access_policy();
     if per_client_level {
@@ -378,15 +390,22 @@ pub(super) async fn update_presence(
         })
         .with_ignored_parameters(ignored));
     }
-    let (presences, presence_last_update_id) = authed.realm.read(|realm| {
+    let (presences, presence_last_update_id, echoes_client) = authed.realm.read(|realm| {
         let selection = select_presence(realm, user, policy, query, now);
         let presences = if slim_presence {
             Presences::Modern(selection.modern())
         } else {
             Presences::Legacy(legacy_presences(selection.legacy()))
         };
-        (presences, selection.last_update_id)
+        let echoes_client = selection.rows.is_empty() && !realm.settings().presence_disabled;
+        (presences, selection.last_update_id, echoes_client)
     });
+    // With no row to return, the client's own last_update_id comes back, as the Python
+    // integer it sent; Zulip's JSON writer refuses integers beyond 64 bits (a 500).
+    let presence_last_update_id = match (&last_update_id, echoes_client) {
+        (Some(client), true) => client.to_json().ok_or(ApiError::Internal)?,
+        _ => Value::from(presence_last_update_id),
+    };
     Ok(Success::new(UpdatePresenceResponse::Presences {
         presences,
         server_timestamp: now.unix_seconds_f64(),

@@ -633,3 +633,39 @@ async fn register_sends_the_presence_parameters_from_level_164() {
     assert_eq!(after["server_presence_ping_interval_seconds"], 60);
     assert_eq!(after["server_presence_offline_threshold_seconds"], 200);
 }
+
+#[tokio::test]
+async fn event_ids_are_python_integers_and_a_presence_window_out_of_range_is_a_500() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "event_types=%5B%22presence%22%5D").await;
+
+    let huge = poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=99999999999999999999&dont_block=true"),
+    )
+    .await;
+    let null = poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=null&dont_block=true"),
+    )
+    .await;
+    let out_of_range = register(&app, IAGO, "presence_history_limit_days=1000000").await;
+
+    huge.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("Event 99999999999999999999 was not in this queue"),
+        JSON,
+    );
+    null.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("last_event_id is not an integer"),
+        JSON,
+    );
+    out_of_range.assert_json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"result": "error", "msg": "Internal server error"}),
+        JSON,
+    );
+}

@@ -527,3 +527,79 @@ async fn rows_with_update_id_0_load_as_zulip_bulk_creates_them_and_the_next_chan
         .collect();
     assert_eq!(ids, [(1, 1), (2, 0), (3, 0)]);
 }
+
+#[tokio::test]
+async fn update_ids_are_python_integers_of_any_size_and_one_json_cannot_hold_is_a_500() {
+    let app = TestApp::from_fixture_json(&lab_fixture(json!([])));
+
+    let beyond_i64 = app
+        .post_presence(
+            lab("reader"),
+            "status=active&last_update_id=9223372036854775808",
+        )
+        .await;
+    let beyond_u64 = app
+        .post_presence(
+            lab("alice"),
+            "status=active&last_update_id=18446744073709551616",
+        )
+        .await;
+    let rows = app
+        .admin(Method::GET, "/__admin/realms/_root/presence", None)
+        .await;
+
+    assert_eq!(beyond_i64.status, StatusCode::OK);
+    assert_eq!(
+        beyond_i64.text(),
+        format!(
+            "{{\"result\":\"success\",\"msg\":\"\",\"presences\":{{}},\"server_timestamp\":{SERVER_TIMESTAMP},\"presence_last_update_id\":9223372036854775808}}\n"
+        )
+    );
+    beyond_u64.assert_json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"result": "error", "msg": "Internal server error"}),
+        JSON,
+    );
+    // Both writes happened before the answer was made.
+    assert_eq!(rows.json().as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_history_window_python_s_dates_cannot_hold_is_a_500_after_the_write() {
+    let app = TestApp::from_fixture_json(&lab_fixture(json!([])));
+    let report = |user: &'static str, form: &'static str| {
+        let app = &app;
+        async move { app.post_presence(lab(user), form).await }
+    };
+
+    // 700,000 days before 2023 is in the year 107; a million days is before the year 1, and
+    // three million days ahead is after 9999.
+    let far_back = report("reader", "status=active&history_limit_days=700000").await;
+    let too_far = report("alice", "status=active&history_limit_days=1000000").await;
+    let too_far_ahead = report("bob", "status=active&history_limit_days=-3000000").await;
+    let pinged = report(
+        "nobody",
+        "status=active&ping_only=true&history_limit_days=1000000",
+    )
+    .await;
+    let nothing = report("gus", "status=active&history_limit_days=0").await;
+    let rows = app
+        .admin(Method::GET, "/__admin/realms/_root/presence", None)
+        .await;
+
+    assert_eq!(far_back.status, StatusCode::OK);
+    for response in [too_far, too_far_ahead] {
+        response.assert_json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"result": "error", "msg": "Internal server error"}),
+            JSON,
+        );
+    }
+    pinged.assert_json(
+        StatusCode::OK,
+        json!({"result": "success", "msg": ""}),
+        JSON_NEVER_CACHE,
+    );
+    assert_eq!(nothing.json()["presences"], json!({}));
+    assert_eq!(rows.json().as_array().unwrap().len(), 5);
+}
