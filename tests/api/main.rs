@@ -21,6 +21,7 @@ mod properties;
 mod readme;
 mod server_settings;
 mod stubs;
+mod typed_params;
 mod update_presence;
 mod user_presence;
 mod users;
