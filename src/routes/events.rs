@@ -160,13 +160,40 @@ pub(super) async fn register(
 ) -> ApiResult<Success<Map<String, Value>>> {
     let server = state.store.server();
     let level = server.feature_level;
+    // The view's parameters in its signature order (zerver/views/events_register.py), each
+    // checked before the next: apply_markdown, client_gravatar, slim_presence, then
+    // presence_history_limit_days (level 288), all_public_streams, include_subscribers,
+    // client_capabilities, event_types, fetch_event_types; idle_queue_timeout (level 481) last.
+    params.json_bool("apply_markdown", false)?;
+    let client_gravatar = params.json_bool("client_gravatar", false)?;
+    let slim_presence = params.json_bool("slim_presence", false)?;
+    let history_limit_days = match level.has(HISTORY_LIMIT_DAYS) {
+        true => params.json_int("presence_history_limit_days")?,
+        false => None,
+    };
+    params.json_bool("all_public_streams", false)?;
+    params.json_bool("include_subscribers", false)?;
+    let simplified = level.has(SIMPLIFIED_PRESENCE_EVENTS)
+        && client_capability(&params, "simplified_presence_events")?;
+    let user_list_incomplete =
+        level.has(USER_LIST_INCOMPLETE) && client_capability(&params, "user_list_incomplete")?;
     let types = event_types(&params, "event_types")?;
     let fetch_types = match event_types(&params, "fetch_event_types")? {
         Some(types) => Some(types),
         None => types.clone(),
     };
-    let slim_presence = params.json_bool("slim_presence", false)?;
-    let client_gravatar = params.json_bool("client_gravatar", false)?;
+    let idle_timeout = match level.has(IDLE_QUEUE_TIMEOUT) {
+        true => params.json_int("idle_queue_timeout")?,
+        false => None,
+    };
+    if idle_timeout
+        .as_ref()
+        .is_some_and(|seconds| seconds.saturating_i64() < 1)
+    {
+        return Err(ApiError::BadRequest(
+            "idle_queue_timeout must be 1 or more".to_owned(),
+        ));
+    }
     let given = authed
         .realm
         .read(|realm| Arc::clone(&realm.settings().register_state));
@@ -191,26 +218,6 @@ pub(super) async fn register(
                 missing.join(", ")
             ));
         }
-    }
-    let history_limit_days = match level.has(HISTORY_LIMIT_DAYS) {
-        true => params.json_int("presence_history_limit_days")?,
-        false => None,
-    };
-    let simplified = level.has(SIMPLIFIED_PRESENCE_EVENTS)
-        && client_capability(&params, "simplified_presence_events")?;
-    let user_list_incomplete =
-        level.has(USER_LIST_INCOMPLETE) && client_capability(&params, "user_list_incomplete")?;
-    let idle_timeout = match level.has(IDLE_QUEUE_TIMEOUT) {
-        true => params.json_int("idle_queue_timeout")?,
-        false => None,
-    };
-    if idle_timeout
-        .as_ref()
-        .is_some_and(|seconds| seconds.saturating_i64() < 1)
-    {
-        return Err(ApiError::BadRequest(
-            "idle_queue_timeout must be 1 or more".to_owned(),
-        ));
     }
     // Parameters newer than the server's level are not read: they are ignored and listed.
     let mut used = REGISTER_PARAMETERS.to_vec();

@@ -669,3 +669,28 @@ async fn event_ids_are_python_integers_and_a_presence_window_out_of_range_is_a_5
         JSON,
     );
 }
+
+#[tokio::test]
+async fn register_checks_its_parameters_in_the_view_s_signature_order() {
+    let app = TestApp::new();
+
+    let markdown_first = register(&app, IAGO, "event_types=5&apply_markdown=null").await;
+    let gravatar_before_slim = register(&app, IAGO, "slim_presence=x&client_gravatar=1").await;
+    let null_types = register(&app, IAGO, "event_types=null").await;
+
+    markdown_first.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("apply_markdown is not a boolean"),
+        JSON,
+    );
+    gravatar_before_slim.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("client_gravatar is not a boolean"),
+        JSON,
+    );
+    null_types.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("event_types is not a list"),
+        JSON,
+    );
+}
