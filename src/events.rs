@@ -141,17 +141,20 @@ impl EventQueue {
                 newest_pruned: state.newest_pruned_id,
             });
         }
-        if last_event_id >= state.next_id {
-            return Err(AckError::NotInQueue { last_event_id });
-        }
-        while state
+        // As Zulip's `fetch_events`: prune through the id, then refuse an id that was not the
+        // last one pruned (what was pruned stays pruned).
+        while let Some(id) = state
             .events
             .front()
-            .is_some_and(|event| event["id"].as_i64().is_some_and(|id| id <= last_event_id))
+            .and_then(|event| event["id"].as_i64())
+            .filter(|id| *id <= last_event_id)
         {
             state.events.pop_front();
+            state.newest_pruned_id = id;
         }
-        state.newest_pruned_id = state.newest_pruned_id.max(last_event_id);
+        if last_event_id != state.newest_pruned_id {
+            return Err(AckError::NotInQueue { last_event_id });
+        }
         Ok(())
     }
 

@@ -497,19 +497,24 @@ pub(super) async fn get_events(
     authed: AuthedUser,
     params: RequestParams,
 ) -> ApiResult<Success<EventsResponse>> {
-    let queue_id = params.required("queue_id")?.to_owned();
-    let last_event_id = params
-        .json_int("last_event_id")?
-        .ok_or(ApiError::MissingArgument("last_event_id"))?;
+    // The view's signature order: last_event_id, queue_id, ..., dont_block; then
+    // `fetch_events` reports what is missing, as plain errors (no `var_name`).
+    let last_event_id = params.json_int("last_event_id")?;
+    let queue_id = params.get("queue_id").map(str::to_owned);
     let dont_block = params.json_bool("dont_block", false)?;
+    let missing = |name: &str| ApiError::BadRequest(format!("Missing '{name}' argument"));
+    let queue_id = queue_id.ok_or_else(|| missing("queue_id"))?;
+    let last_event_id = last_event_id.ok_or_else(|| missing("last_event_id"))?;
     let queue = users_queue(&state, &authed, &queue_id)?;
     queue
         .acknowledge(last_event_id.saturating_i64(), state.clock.now())
         .map_err(|err| {
             ApiError::BadRequest(match err {
-                AckError::AlreadyPruned { newest_pruned } => {
-                    format!("An event newer than {newest_pruned} has already been pruned!")
-                }
+                // Zulip names the client's id here too, not the newest pruned one.
+                AckError::AlreadyPruned { .. } => format!(
+                    "An event newer than {} has already been pruned!",
+                    last_event_id.as_str()
+                ),
                 // The id as the client sent it (a Python integer of any size).
                 AckError::NotInQueue { .. } => {
                     format!("Event {} was not in this queue", last_event_id.as_str())

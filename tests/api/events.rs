@@ -205,7 +205,7 @@ async fn acknowledging_what_was_pruned_or_never_sent_gets_zulips_errors() {
 
     pruned.assert_json(
         StatusCode::BAD_REQUEST,
-        bad_request("An event newer than 0 has already been pruned!"),
+        bad_request("An event newer than -1 has already been pruned!"),
         JSON,
     );
     never.assert_json(
@@ -251,21 +251,62 @@ async fn unknown_deleted_expired_and_other_users_queues_are_bad_event_queue_ids(
 }
 
 #[tokio::test]
-async fn a_missing_queue_id_or_last_event_id_is_a_missing_argument() {
+async fn a_missing_queue_id_or_last_event_id_is_fetch_events_plain_error() {
     let app = TestApp::new();
     let queue = queue_of(&app, IAGO, "").await;
 
     let no_queue = poll(&app, IAGO, "last_event_id=-1").await;
     let no_last = poll(&app, IAGO, &format!("queue_id={queue}")).await;
+    let bad_id_first = poll(&app, IAGO, "last_event_id=x&dont_block=x").await;
 
     for (response, name) in [(no_queue, "queue_id"), (no_last, "last_event_id")] {
         response.assert_json(
             StatusCode::BAD_REQUEST,
-            json!({"result": "error", "msg": format!("Missing '{name}' argument"),
-                   "var_name": name, "code": "REQUEST_VARIABLE_MISSING"}),
+            bad_request(&format!("Missing '{name}' argument")),
             JSON,
         );
     }
+    bad_id_first.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("last_event_id is not valid JSON"),
+        JSON,
+    );
+}
+
+#[tokio::test]
+async fn acknowledging_past_the_newest_event_prunes_what_there_was_then_refuses() {
+    let app = TestApp::new();
+    let queue = queue_of(&app, IAGO, "").await;
+    app.admin(
+        Method::POST,
+        &format!("/__admin/queues/{queue}/events"),
+        Some(json!({"type": "heartbeat"})),
+    )
+    .await;
+
+    let past = poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=5&dont_block=true"),
+    )
+    .await;
+    let after = poll(
+        &app,
+        IAGO,
+        &format!("queue_id={queue}&last_event_id=0&dont_block=true"),
+    )
+    .await;
+
+    past.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("Event 5 was not in this queue"),
+        JSON,
+    );
+    after.assert_json(
+        StatusCode::OK,
+        json!({"result": "success", "msg": "", "events": []}),
+        JSON_NEVER_CACHE,
+    );
 }
 
 #[tokio::test]
