@@ -336,6 +336,17 @@ pub fn days_before(now: Timestamp, days: &PyInt) -> Option<Timestamp> {
         .then(|| Timestamp::from_unix_micros(micros))
 }
 
+/// Whether Zulip computes the presence window of `history_limit_days` without failing: it
+/// does not compute it when the realm has presence disabled or for 0 days (no query), and
+/// otherwise fails (a 500) on a start Python's dates cannot hold (`days_before`).
+pub fn history_window_fits(state: &RealmState, now: Timestamp, days: Option<&PyInt>) -> bool {
+    days.is_none_or(|days| {
+        state.settings().presence_disabled
+            || days.as_i64() == Some(0)
+            || days_before(now, days).is_some()
+    })
+}
+
 /// The realm's presence as `GET /realm/presence` shows it to `viewer` at `now`, keyed by API
 /// email.
 pub fn realm_presence(

@@ -23,7 +23,9 @@ use crate::feature_level::{
 use crate::fixtures::MODELLED_FETCH_TYPES;
 use crate::journal::RequestNote;
 use crate::params::{PyInt, RequestParams};
-use crate::presence::{days_before, select_presence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS};
+use crate::presence::{
+    history_window_fits, select_presence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS,
+};
 use crate::response::Success;
 use crate::state::AppState;
 use crate::store::{RealmState, Role, User};
@@ -267,13 +269,12 @@ pub(super) async fn register(
             "presence" => {
                 // As for presence reports: a window Python's dates cannot hold is a 500 (the
                 // queue, made before, stays).
-                if let Some(days) = &history_limit_days {
-                    let disabled = authed
-                        .realm
-                        .read(|realm| realm.settings().presence_disabled);
-                    if !disabled && days.as_i64() != Some(0) && days_before(now, days).is_none() {
-                        return Err(ApiError::Internal);
-                    }
+                let days = history_limit_days.as_ref();
+                if !authed
+                    .realm
+                    .read(|realm| history_window_fits(realm, now, days))
+                {
+                    return Err(ApiError::Internal);
                 }
                 let policy = state.access_policy();
                 let query = PresenceQuery {

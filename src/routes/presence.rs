@@ -21,7 +21,7 @@ use crate::feature_level::{
 };
 use crate::params::{PyInt, RequestParams};
 use crate::presence::{
-    days_before, old_modern_presence, realm_client_presence, realm_presence,
+    history_window_fits, old_modern_presence, realm_client_presence, realm_presence,
     realm_presence_validity, report_client, reported_times, sees_everyone, select_presence,
     user_client_presence, user_presence, website_client, AccessPolicy, LegacyPresence,
     ModernPresence, OldModernPresence, PresenceQuery, Status, UserPresenceError, WEBSITE,
@@ -353,13 +353,12 @@ pub(super) async fn update_presence(
     // The answer's query computes `now - timedelta(days=history_limit_days)` (after the write,
     // never with ping_only or presence disabled, nor for 0, which queries nothing): a date
     // Python cannot hold makes Zulip answer 500.
-    if let Some(days) = &history_limit_days {
-        let disabled = authed
-            .realm
-            .read(|realm| realm.settings().presence_disabled);
-        if !disabled && days.as_i64() != Some(0) && days_before(now, days).is_none() {
-            return Err(ApiError::Internal);
-        }
+    let days = history_limit_days.as_ref();
+    if !authed
+        .realm
+        .read(|realm| history_window_fits(realm, now, days))
+    {
+        return Err(ApiError::Internal);
     }
     let query = PresenceQuery {
         after_update_id: last_update_id.as_ref().map(PyInt::saturating_i64),
