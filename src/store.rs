@@ -452,14 +452,26 @@ impl Realm {
     /// Applies a presence report by `user_id` under the realm's write lock: `rule` sees the
     /// current row and says what the times become, or `None` for no change. A change gets the
     /// next realm-wide update id, so no two changes share one and none is lost.
+    ///
+    /// A user removed meanwhile (a report in flight while an admin deletes them) changes
+    /// nothing. When the realm's update ids have reached the column's limit (2^63 - 1), the
+    /// change is refused, as Zulip's database would refuse the next id: ids never wrap.
     pub fn report_presence(
         &self,
         user_id: UserId,
         rule: impl FnOnce(Option<&PresenceRow>) -> Option<PresenceTimes>,
-    ) -> Option<i64> {
+    ) -> Result<Option<i64>, UpdateIdsExhausted> {
         let mut state = self.write_guard();
-        let times = rule(state.presence.get(&user_id))?;
-        Some(state.record_presence(user_id, times))
+        if !state.users.contains_key(&user_id) {
+            return Ok(None);
+        }
+        let Some(times) = rule(state.presence.get(&user_id)) else {
+            return Ok(None);
+        };
+        if state.last_update_id == i64::MAX {
+            return Err(UpdateIdsExhausted);
+        }
+        Ok(Some(state.record_presence(user_id, times)))
     }
 
     /// Applies a report by one client under the realm's write lock, as Zulip did before
@@ -473,6 +485,9 @@ impl Realm {
     ) {
         let mut state = self.write_guard();
         let state = &mut *state;
+        if !state.users.contains_key(&user_id) {
+            return;
+        }
         let row = state.presence.get(&user_id);
         let clients = state
             .client_presence
@@ -524,6 +539,12 @@ impl Realm {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// A realm's presence update ids reached the limit of Zulip's column (a `bigint`, 2^63 - 1):
+/// no change can get a new id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the realm's presence update ids reached their limit (2^63 - 1)")]
+pub struct UpdateIdsExhausted;
 
 /// Server-wide settings (Zulip's settings.py and version.py).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -759,5 +780,57 @@ impl Realms {
         } else {
             None
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::RealmFixture;
+
+    fn one_user_realm(presence_last_update_id: i64) -> Realm {
+        let fixture = serde_json::json!({
+            "subdomain": "", "name": "R", "presence_last_update_id": presence_last_update_id,
+            "users": [{"user_id": 1, "email": "a@example.com", "full_name": "A",
+                       "api_key": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}],
+        });
+        RealmFixture::parse("test", &fixture.to_string())
+            .unwrap()
+            .build(Timestamp::from_unix_seconds(0))
+    }
+
+    const NOW: PresenceTimes = PresenceTimes {
+        last_connected_time: Some(Timestamp::from_unix_seconds(5)),
+        last_active_time: None,
+    };
+
+    #[test]
+    fn a_report_for_a_user_removed_meanwhile_changes_nothing() {
+        let realm = one_user_realm(0);
+        realm
+            .edit(|state| {
+                let mut contents = state.contents();
+                contents.users.clear();
+                Ok::<_, ()>((contents, ()))
+            })
+            .unwrap();
+
+        assert_eq!(realm.report_presence(1, |_| Some(NOW)), Ok(None));
+        assert_eq!(realm.read(|state| state.presence_row(1).copied()), None);
+    }
+
+    #[test]
+    fn update_ids_stop_at_their_limit_instead_of_wrapping() {
+        let realm = one_user_realm(i64::MAX - 1);
+
+        assert_eq!(realm.report_presence(1, |_| Some(NOW)), Ok(Some(i64::MAX)));
+        assert_eq!(
+            realm.report_presence(1, |_| Some(NOW)),
+            Err(UpdateIdsExhausted)
+        );
+        assert_eq!(
+            realm.read(|state| state.presence_row(1).map(|row| row.last_update_id)),
+            Some(i64::MAX)
+        );
     }
 }

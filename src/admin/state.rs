@@ -741,7 +741,9 @@ pub(super) async fn put_presence(
         last_connected_time: body.last_connected_time.map(|t| t.at(now)),
         last_active_time: body.last_active_time.map(|t| t.at(now)),
     };
-    realm.report_presence(user_id, |_| Some(times));
+    realm
+        .report_presence(user_id, |_| Some(times))
+        .map_err(|exhausted| AdminError::Conflict(exhausted.to_string()))?;
     // A row set here is news to the realm's event queues, as if the user had come online.
     realm.read(|realm_state| {
         if let Some(user) = realm_state.user(user_id) {

@@ -334,10 +334,14 @@ pub(super) async fn update_presence(
             );
         }
         let mut online = false;
-        let changed = authed.realm.report_presence(user.user_id, |row| {
-            online = comes_online(row, status == Status::Active, now);
-            reported_times(row, status, now)
-        });
+        // At the ids' limit Zulip's database refuses the write: a 500.
+        let changed = authed
+            .realm
+            .report_presence(user.user_id, |row| {
+                online = comes_online(row, status == Status::Active, now);
+                reported_times(row, status, now)
+            })
+            .map_err(|_| ApiError::Internal)?;
         if changed.is_some() && online {
             authed
                 .realm

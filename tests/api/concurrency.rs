@@ -73,6 +73,7 @@ async fn concurrent_reports_never_lose_a_write_share_an_id_or_show_half_a_row() 
                                 last_active_time: at,
                             })
                         })
+                        .unwrap()
                         .unwrap();
                     ids.push((user_id, id));
                     tokio::task::yield_now().await;

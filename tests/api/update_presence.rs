@@ -603,3 +603,23 @@ async fn a_history_window_python_s_dates_cannot_hold_is_a_500_after_the_write() 
     assert_eq!(nothing.json()["presences"], json!({}));
     assert_eq!(rows.json().as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn at_the_update_ids_limit_a_report_is_refused_as_zulip_s_database_would_refuse_it() {
+    let app = TestApp::from_fixture_json(&lab_fixture(json!([
+        {"user_id": 2, "last_connected_time": NOW - 30, "last_active_time": NOW - 30,
+         "last_update_id": i64::MAX},
+    ])));
+
+    let report = app.post_presence(lab("reader"), "status=active").await;
+    let rows = app
+        .admin(Method::GET, "/__admin/realms/_root/presence", None)
+        .await;
+
+    report.assert_json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"result": "error", "msg": "Internal server error"}),
+        JSON,
+    );
+    assert_eq!(rows.json().as_array().unwrap().len(), 1);
+}
