@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -25,12 +26,15 @@ pub struct App {
     state: AppState,
     router: Router,
     fast_path: bool,
+    /// The admin token, which log lines must not show (shared only when one is set).
+    admin_token: Option<Arc<str>>,
 }
 
 impl App {
     /// The application answering with `router`, or the fast path where it can.
     pub(crate) fn new(state: AppState, router: Router) -> Self {
         Self {
+            admin_token: state.admin_token().map(Arc::from),
             state,
             router,
             fast_path: true,
@@ -64,10 +68,12 @@ impl App {
         match fast {
             Ok(Some(response)) => AppFuture {
                 answer: Answer::Ready(Some(response.map(AppBody::OneFrame))),
-                log: fast_start.and_then(|start| RequestLog::start_at(&request, start)),
+                log: fast_start.and_then(|start| {
+                    RequestLog::start_at(&request, start, self.admin_token.clone())
+                }),
             },
             Ok(None) => {
-                let log = RequestLog::start(&request);
+                let log = RequestLog::start(&request, self.admin_token.clone());
                 let request = request.map(axum::body::Body::new);
                 AppFuture {
                     answer: Answer::Routed(tower::Service::call(&mut self.router.clone(), request)),
@@ -76,7 +82,7 @@ impl App {
             }
             Err(panic) => AppFuture {
                 answer: Answer::Ready(Some(internal_error_for_panic(panic).map(AppBody::Routed))),
-                log: RequestLog::start(&request),
+                log: RequestLog::start(&request, self.admin_token.clone()),
             },
         }
     }
@@ -181,18 +187,24 @@ struct RequestLog {
     uri: axum::http::Uri,
     /// Health checks (every few seconds in a container) are only ever logged at debug level.
     health: bool,
+    /// The admin token, scrubbed from the logged path with anything shaped like an API key.
+    admin_token: Option<Arc<str>>,
 }
 
 impl RequestLog {
     /// Starts timing `request` now; `None` when its line would be filtered out whatever the
     /// status.
-    fn start<B>(request: &http::Request<B>) -> Option<Self> {
-        Self::enabled_for(request).then(|| Self::timed_from(request, Instant::now()))
+    fn start<B>(request: &http::Request<B>, admin_token: Option<Arc<str>>) -> Option<Self> {
+        Self::enabled_for(request).then(|| Self::timed_from(request, Instant::now(), admin_token))
     }
 
     /// As `start`, for a request that started at `start`.
-    fn start_at<B>(request: &http::Request<B>, start: Instant) -> Option<Self> {
-        Self::enabled_for(request).then(|| Self::timed_from(request, start))
+    fn start_at<B>(
+        request: &http::Request<B>,
+        start: Instant,
+        admin_token: Option<Arc<str>>,
+    ) -> Option<Self> {
+        Self::enabled_for(request).then(|| Self::timed_from(request, start, admin_token))
     }
 
     fn enabled_for<B>(request: &http::Request<B>) -> bool {
@@ -203,12 +215,17 @@ impl RequestLog {
         }
     }
 
-    fn timed_from<B>(request: &http::Request<B>, start: Instant) -> Self {
+    fn timed_from<B>(
+        request: &http::Request<B>,
+        start: Instant,
+        admin_token: Option<Arc<str>>,
+    ) -> Self {
         Self {
             start,
             method: request.method().clone(),
             uri: request.uri().clone(),
             health: request.uri().path() == admin::HEALTH_PATH,
+            admin_token,
         }
     }
 
@@ -218,8 +235,9 @@ impl RequestLog {
             method,
             uri,
             health,
+            admin_token,
         } = self;
-        let path = uri.path();
+        let path = crate::journal::scrub_path(uri.path(), admin_token.as_deref());
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         let status = status.as_u16();
         if status >= 400 && !health {

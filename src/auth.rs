@@ -161,7 +161,8 @@ pub fn authenticate(
                 "REALM_DEACTIVATED",
             ),
             format!(
-                "{email}'s realm {:?} (subdomain {:?}) is deactivated",
+                "{}'s realm {:?} (subdomain {:?}) is deactivated",
+                account.user.delivery_email,
                 account.realm.read(|realm| realm.settings().name.clone()),
                 account.realm.subdomain()
             ),
@@ -170,14 +171,18 @@ pub fn authenticate(
     if !account.user.is_active {
         return Err(AuthFailure::new(
             deactivated_error("Account is deactivated", "USER_DEACTIVATED"),
-            format!("user {email} (id {}) is deactivated", account.user.user_id),
+            format!(
+                "user {} (id {}) is deactivated",
+                account.user.delivery_email, account.user.user_id
+            ),
         ));
     }
     if !subdomain.is(&account.realm) {
         return Err(AuthFailure::new(
             ApiError::Unauthenticated("Account is not associated with this subdomain"),
             format!(
-                "{email} is a user of the realm on subdomain {:?}, but the request was for subdomain {:?} (see the Host header)",
+                "{} is a user of the realm on subdomain {:?}, but the request was for subdomain {:?} (see the Host header)",
+                account.user.delivery_email,
                 account.realm.subdomain(),
                 subdomain.0
             ),
@@ -189,9 +194,14 @@ pub fn authenticate(
     })
 }
 
-/// Why no user has both this email and this key, in plain words (never showing the key).
+/// Why no user has both this email and this key, in plain words. It never quotes the
+/// Authorization header (a client may have put its key where the email goes): it names users
+/// by the emails the state holds.
 fn why_no_user_has(store: &Store, email: &str, api_key: &str) -> String {
-    let email_known = !store.accounts_with_delivery_email(email).is_empty();
+    let known = store
+        .accounts_with_delivery_email(email)
+        .first()
+        .map(|account| account.user.delivery_email.clone());
     let key_owner = store.realms().iter().find_map(|realm| {
         realm.read(|state| {
             state
@@ -200,15 +210,15 @@ fn why_no_user_has(store: &Store, email: &str, api_key: &str) -> String {
                 .map(|user| user.delivery_email.clone())
         })
     });
-    match (email_known, key_owner) {
-        (true, Some(owner)) => {
-            format!("the API key belongs to {owner}, not to {email}")
+    match (known, key_owner) {
+        (Some(user), Some(owner)) => {
+            format!("the API key belongs to {owner}, not to {user}")
         }
-        (true, None) => format!("{email} exists, but no user has this API key"),
-        (false, Some(owner)) => {
-            format!("no user has the email {email} (the API key belongs to {owner})")
+        (Some(user), None) => format!("{user} exists, but no user has this API key"),
+        (None, Some(owner)) => {
+            format!("no user has the email sent (the API key belongs to {owner})")
         }
-        (false, None) => format!("no user has the email {email}, and no user has this API key"),
+        (None, None) => "no user has the email sent, and no user has this API key".to_owned(),
     }
 }
 

@@ -18,8 +18,46 @@ use crate::store::{User, UserId};
 /// How many entries the journal keeps unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
-/// Parameter names whose values are secrets: recorded as `REDACTED_VALUE`.
-const SECRET_PARAMETERS: &[&str] = &["api_key", "password", "token"];
+/// What a parameter name holds, once lowercased and stripped of everything but letters and
+/// digits, when its value is a secret (`api_key`, `API-Key`, `apiKey`, `admin_token`...).
+const SECRET_NAME_PARTS: &[&str] = &["key", "token", "secret", "password"];
+
+/// Whether a parameter named `name` carries a secret: its value is recorded as
+/// `REDACTED_VALUE`.
+pub fn is_secret_name(name: &str) -> bool {
+    let normalised: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    SECRET_NAME_PARTS
+        .iter()
+        .any(|part| normalised.contains(part))
+}
+
+/// `path` with every segment that could be a secret replaced by `REDACTED_VALUE`: one shaped
+/// like an API key (32 letters and digits), or holding the admin token. Paths go to the log
+/// and the journal; a client that puts a key in one must not leave it there.
+pub fn scrub_path<'a>(path: &'a str, admin_token: Option<&str>) -> std::borrow::Cow<'a, str> {
+    let secret = |segment: &str| {
+        (segment.len() == 32 && segment.bytes().all(|b| b.is_ascii_alphanumeric()))
+            || admin_token.is_some_and(|token| !token.is_empty() && segment.contains(token))
+    };
+    if !path.split('/').any(secret) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let scrubbed: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            if secret(segment) {
+                REDACTED_VALUE
+            } else {
+                segment
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(scrubbed.join("/"))
+}
 
 /// What a secret parameter's value is recorded as.
 pub const REDACTED_VALUE: &str = "(redacted)";
@@ -123,7 +161,7 @@ pub fn parameters_object<'a>(
     pairs
         .into_iter()
         .map(|(name, value)| {
-            let value = if SECRET_PARAMETERS.contains(&name.as_str()) {
+            let value = if is_secret_name(name) {
                 REDACTED_VALUE
             } else {
                 value
@@ -384,6 +422,46 @@ mod tests {
         let journal = Journal::new(0);
         journal.record(entry("/a"));
         assert_eq!(journal.count(&Filter::default()), 0);
+    }
+
+    #[test]
+    fn secret_names_follow_a_rule_not_a_list() {
+        for name in [
+            "api_key",
+            "API_KEY",
+            "apiKey",
+            "api-key",
+            " api_key ",
+            "key",
+            "secret",
+            "admin_token",
+            "Password",
+            "token",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["status", "queue_id", "last_event_id", "narrow", "user_ids"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn paths_lose_key_shaped_segments_and_the_admin_token() {
+        assert_eq!(
+            scrub_path(
+                "/api/v1/users/huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf/presence",
+                None
+            ),
+            "/api/v1/users/(redacted)/presence"
+        );
+        assert_eq!(
+            scrub_path("/__admin/s3cret-token/x", Some("s3cret-token")),
+            "/__admin/(redacted)/x"
+        );
+        assert!(matches!(
+            scrub_path("/api/v1/realm/presence", Some("t")),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

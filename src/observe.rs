@@ -16,7 +16,7 @@ use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hit, RequestFacts};
 use crate::feature_level::RATE_LIMIT_CODE;
-use crate::journal::{parameters_object, Record, RequestNote};
+use crate::journal::{parameters_object, scrub_path, Record, RequestNote};
 use crate::params::RequestParams;
 use crate::rate_limit::RateLimitHeaders;
 use crate::state::AppState;
@@ -47,6 +47,7 @@ pub(crate) async fn observe(
             &parts.method,
             &parts.uri,
             &parts.headers,
+            state.admin_token(),
         )
     });
 
@@ -120,21 +121,25 @@ pub(crate) async fn observe(
 
 /// A journal record of a request to `realm` made at `time`, before it is handled: no user,
 /// status or body parameters yet (a request without a form body has none).
+/// The path loses whatever could be a secret (`journal::scrub_path`); query values are
+/// redacted by name when the entry is shown.
 pub(crate) fn new_record(
     time: Timestamp,
     realm: String,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    admin_token: Option<&str>,
 ) -> Record {
+    let path = scrub_path(uri.path(), admin_token);
     Record {
         time,
         realm,
         method: method.clone(),
-        target: uri.path_and_query().map_or_else(
-            || uri.path().to_owned(),
-            |target| target.as_str().to_owned(),
-        ),
+        target: match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.into_owned(),
+        },
         user_agent: headers
             .get(header::USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),

@@ -182,6 +182,14 @@ impl AppState {
         })
     }
 
+    /// The admin token, when one is set: no log line or journal entry may show it.
+    pub fn admin_token(&self) -> Option<&str> {
+        match &self.options.admin {
+            AdminAccess::Token(token) => Some(token),
+            _ => None,
+        }
+    }
+
     /// The fixture a reset restores.
     pub fn base_fixture(&self) -> Arc<Fixture> {
         Arc::clone(

@@ -152,7 +152,7 @@ pub(crate) fn fast_path<B>(
         state.control.journal.record(Record {
             user: Some(authed.user),
             status: Some(response.status()),
-            ..new_record(now, subdomain.0, method, uri, headers)
+            ..new_record(now, subdomain.0, method, uri, headers, state.admin_token())
         });
     }
     Some(response)

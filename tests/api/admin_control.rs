@@ -163,7 +163,7 @@ async fn an_authentication_failure_is_journalled_with_the_reason_in_plain_words(
                 email: "nobody@zulip.com",
                 api_key: IAGO.api_key,
             },
-            "no user has the email nobody@zulip.com (the API key belongs to iago@zulip.com)",
+            "no user has the email sent (the API key belongs to iago@zulip.com)",
         ),
         (
             Credentials {
@@ -212,6 +212,48 @@ async fn an_authentication_failure_is_journalled_with_the_reason_in_plain_words(
         .unwrap()
         .iter()
         .all(|entry| entry["user"].is_null() && entry["status"] == 401));
+}
+
+#[tokio::test]
+async fn a_key_sent_anywhere_never_reaches_the_journal() {
+    let app = TestApp::new();
+    let key = IAGO.api_key;
+    // As the email, in the path, under parameter names any rule-less list would miss.
+    app.request(Method::GET, "/api/v1/realm/presence")
+        .authorization(&basic(&format!("{key}:{key}")))
+        .send()
+        .await;
+    app.request(Method::GET, &format!("/api/v1/users/{key}/presence"))
+        .basic_auth(IAGO)
+        .send()
+        .await;
+    for name in [
+        "API_KEY",
+        "apiKey",
+        "api-key",
+        "key",
+        "secret",
+        "admin_token",
+        " api_key ",
+    ] {
+        app.request(
+            Method::POST,
+            &format!("/api/v1/users/me/presence?{}={key}", name.replace(' ', "+")),
+        )
+        .basic_auth(HAMLET)
+        .form(&format!("status=active&{}={key}", name.replace(' ', "+")))
+        .send()
+        .await;
+    }
+
+    let text = app
+        .admin(Method::GET, "/__admin/requests", None)
+        .await
+        .text();
+
+    assert!(text.contains("/api/v1/users/(redacted)/presence"), "{text}");
+    assert!(text.contains("no user has the email sent"), "{text}");
+    assert!(!text.contains(key), "{text}");
 }
 
 #[tokio::test]

@@ -699,6 +699,30 @@ fn no_secret_reaches_the_log_the_journal_or_an_error() {
         as_user(HAMLET.email, HAMLET.api_key),
         form.len()
     )));
+    // A key as the email, a key in the path, the admin token in a path, and keys under
+    // parameter names a fixed list would miss.
+    answers.push(server.request(&format!(
+        "GET /api/v1/realm/presence HTTP/1.1\r\n{}",
+        as_user(ZOE.api_key, ZOE.api_key)
+    )));
+    answers.push(server.request(&format!(
+        "GET /api/v1/users/{}/presence HTTP/1.1\r\n{}",
+        IAGO.api_key,
+        as_user(HAMLET.email, HAMLET.api_key)
+    )));
+    answers.push(server.request(&format!(
+        "GET /__admin/{ADMIN_TOKEN}/x HTTP/1.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+    )));
+    answers.push(server.request(&format!("GET /api/v1/{ADMIN_TOKEN} HTTP/1.1\r\n")));
+    let form = format!(
+        "status=active&API_KEY={0}&apiKey={0}&api-key={0}&key={0}&secret={0}&admin_token={0}",
+        KING.api_key
+    );
+    answers.push(server.request(&format!(
+        "POST /api/v1/users/me/presence HTTP/1.1\r\n{}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        as_user(HAMLET.email, HAMLET.api_key),
+        form.len()
+    )));
     answers.push(
         server.request("GET /__admin/requests HTTP/1.1\r\nAuthorization: Bearer wrong-token\r\n"),
     );
