@@ -434,7 +434,9 @@ pub fn subdomain_of_host(host: &str, external_host: &str) -> String {
         .strip_suffix(&external)
         .and_then(|rest| rest.strip_suffix('.'))
     {
-        Some(sub) if !sub.is_empty() && !sub.contains('.') && sub != "www" => sub.to_owned(),
+        // Everything before `.<external host>`, dots included, as Zulip's
+        // `get_subdomain_from_hostname` takes it: `a.lear` names no realm.
+        Some(sub) if !sub.is_empty() && sub != "www" => sub.to_owned(),
         _ => String::new(),
     }
 }
@@ -595,7 +597,7 @@ mod tests {
         assert_eq!(subdomain_of_host("LEAR.localhost", external), "lear");
         assert_eq!(subdomain_of_host("lear.localhost:4000", external), "lear");
         assert_eq!(subdomain_of_host("www.localhost:9991", external), "");
-        assert_eq!(subdomain_of_host("a.b.localhost", external), "");
+        assert_eq!(subdomain_of_host("a.b.localhost", external), "a.b");
         assert_eq!(subdomain_of_host("lear.example.com", external), "");
     }
 }

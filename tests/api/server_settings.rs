@@ -166,3 +166,28 @@ async fn server_settings_refuse_other_methods_like_django() {
         ("content-type", "text/html; charset=utf-8"),
     ]);
 }
+
+#[tokio::test]
+async fn a_host_with_more_labels_before_the_external_host_names_no_realm() {
+    let app = TestApp::new();
+
+    let response = app
+        .request(Method::GET, "/api/v1/server_settings")
+        .host("a.lear.localhost:9991")
+        .send()
+        .await;
+    let presence = app
+        .get_realm_presence_on("a.lear.localhost:9991", IAGO)
+        .await;
+
+    response.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("Invalid subdomain"),
+        JSON,
+    );
+    assert_eq!(presence.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        presence.json()["msg"],
+        "Account is not associated with this subdomain"
+    );
+}
