@@ -220,6 +220,8 @@ pub enum AdminError {
     MethodNotAllowed,
     #[error("This admin API requires Authorization: Bearer <admin token>")]
     Unauthorized,
+    #[error("Request body too large")]
+    PayloadTooLarge,
 }
 
 #[derive(Serialize)]
@@ -242,6 +244,7 @@ impl IntoResponse for AdminError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
         };
         let (path, problem) = match &self {
             Self::InvalidFixture(FixtureError::Invalid { path, problem, .. }) => {
@@ -277,6 +280,24 @@ impl From<FixtureError> for AdminError {
 /// What the admin API names a JSON request body in errors.
 const BODY: &str = "request body";
 
+/// A raw request body whose refusal is an admin error in JSON, like every other (axum's own is
+/// plain text): 413 `PAYLOAD_TOO_LARGE` past the body limit.
+pub struct AdminBody(pub Bytes);
+
+impl FromRequest<AppState> for AdminBody {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => AdminError::PayloadTooLarge,
+                _ => AdminError::BadRequest(rejection.body_text()),
+            })
+    }
+}
+
 /// A JSON request body, parsed with the JSON path of any problem; an empty body is `None`.
 pub struct AdminJson<T>(pub Option<T>);
 
@@ -284,9 +305,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
     type Rejection = AdminError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| AdminError::BadRequest(rejection.body_text()))?;
+        let AdminBody(bytes) = AdminBody::from_request(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    merge_patch, segment_of_subdomain, subdomain_from_segment, AdminError, AdminJson, BODY,
+    merge_patch, segment_of_subdomain, subdomain_from_segment, AdminBody, AdminError, AdminJson,
+    BODY,
 };
 use crate::auth::REALM_PATH_PREFIX;
 use crate::clock::TimeSpec;
@@ -135,7 +136,7 @@ pub(super) async fn get_state(State(state): State<AppState>) -> Json<Fixture> {
 /// `PUT /__admin/state`: replaces the whole state with a fixture, checked like a file.
 pub(super) async fn put_state(
     State(state): State<AppState>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> AdminResult<Json<Value>> {
     let fixture = Fixture::parse(BODY, text(&body)?)?;
     state.load(fixture, false);
@@ -272,7 +273,7 @@ impl GeneratedRealm {
 /// (`{"subdomain": "t1", "generate": {"users": 100, "presence": "active"}}`).
 pub(super) async fn create_realm(
     State(state): State<AppState>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> AdminResult<Response> {
     let text = text(&body)?;
     let value: Value = parse_json(BODY, text)?;
@@ -302,7 +303,7 @@ pub(super) async fn get_realm(
 pub(super) async fn put_realm(
     State(state): State<AppState>,
     Path(segment): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> AdminResult<Response> {
     let subdomain = subdomain_from_segment(&segment);
     let fixture = RealmFixture::parse(BODY, text(&body)?)?;

@@ -171,3 +171,26 @@ async fn admin_requests_are_not_journalled() {
 
     count.assert_admin(StatusCode::OK, json!({"count": 1}));
 }
+
+#[tokio::test]
+async fn an_admin_body_over_the_limit_is_a_json_413_like_every_admin_error() {
+    let app = TestApp::new();
+    let big = "x".repeat(zulip_presence_mock::MAX_BODY_BYTES + 1);
+
+    for (method, path) in [
+        (Method::PUT, "/__admin/state"),
+        (Method::POST, "/__admin/stubs"),
+    ] {
+        let response = app
+            .request(method, path)
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(big.clone())
+            .send()
+            .await;
+
+        response.assert_admin(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"result": "error", "msg": "Request body too large", "code": "PAYLOAD_TOO_LARGE"}),
+        );
+    }
+}
