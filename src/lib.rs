@@ -156,11 +156,26 @@ pub async fn run(
             drop(permit);
         });
     }
+    // New connections are refused from now on, not left waiting in the backlog.
+    drop(listener);
     // Long-polls answer now instead of holding the shutdown for up to their timeout.
     control.events.close();
-    graceful.shutdown().await;
+    // In-flight requests get a moment to finish; a connection still sending its head or body
+    // then is closed, so that shutdown always fits in `docker stop`'s grace period.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            grace_seconds = SHUTDOWN_GRACE.as_secs(),
+            "closing the connections still open after the shutdown grace period"
+        );
+    }
     Ok(())
 }
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// hyper's read buffer for a request head (request line and headers): a head that does not fit
 /// gets 431 and the connection is closed. Heads up to this size are always accepted; hyper

@@ -858,3 +858,41 @@ fn failed_requests_are_logged_at_the_default_level_and_every_request_at_debug() 
         ]
     );
 }
+
+#[test]
+fn shutdown_takes_seconds_whatever_the_connections_are_doing() {
+    let server = Server::start(&[], &[]);
+    let addr = server.addr.clone();
+    // Half a request head, and a body that stops short of its Content-Length: before, the
+    // shutdown waited for their timeouts (30 s and 90 s).
+    let mut half_head = TcpStream::connect(&addr).unwrap();
+    write!(
+        half_head,
+        "GET /api/v1/realm/presence HTTP/1.1\r\nHost: x\r\n"
+    )
+    .unwrap();
+    let mut stalled_body = TcpStream::connect(&addr).unwrap();
+    write!(
+        stalled_body,
+        "POST /api/v1/users/me/presence HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nstatus=",
+        iago_authorization()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let stopping = std::thread::spawn(move || server.terminate());
+    std::thread::sleep(Duration::from_millis(500));
+    let during_grace = TcpStream::connect(&addr);
+    let (code, elapsed, _) = stopping.join().unwrap();
+
+    assert!(
+        during_grace.is_err(),
+        "a new connection was accepted during the shutdown"
+    );
+    assert_eq!(code, Some(0));
+    // The grace period is 2 s; the bound leaves room for a loaded machine.
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "stopped after {elapsed:?}"
+    );
+}
