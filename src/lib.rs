@@ -46,6 +46,7 @@ pub mod users;
 pub mod watch;
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +59,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use app::{App, AppFuture};
@@ -150,11 +151,13 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let service = app.clone();
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            // A connection error is the client's business (a reset, a timeout); it is over.
-            let _ = connection.await;
-            drop(permit);
-        });
+        // The permit lives with the connection's task, unless a long-poll gives it back.
+        tokio::spawn(
+            CONNECTION_PERMIT.scope(RefCell::new(Some(permit)), async move {
+                // A connection error is the client's business (a reset, a timeout); it is over.
+                let _ = connection.await;
+            }),
+        );
     }
     // New connections are refused from now on, not left waiting in the backlog.
     drop(listener);
@@ -176,6 +179,21 @@ pub async fn run(
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+tokio::task_local! {
+    /// The place under the connection cap of the connection whose task runs this code.
+    static CONNECTION_PERMIT: RefCell<Option<OwnedSemaphorePermit>>;
+}
+
+/// Gives the current connection's place under the connection cap back: a long-poll does
+/// this when it starts to wait, so that waiting polls (bounded by the event queues) never take
+/// the last places from ordinary requests and the health check. Outside the serve loop (tests
+/// calling the app directly) there is nothing to give back. Whether a place was given back.
+pub(crate) fn release_connection_slot() -> bool {
+    CONNECTION_PERMIT
+        .try_with(|permit| permit.borrow_mut().take().is_some())
+        .unwrap_or(false)
+}
 
 /// hyper's read buffer for a request head (request line and headers): a head that does not fit
 /// gets 431 and the connection is closed. Heads up to this size are always accepted; hyper

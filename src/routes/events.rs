@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::Extensions;
+use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -497,7 +498,7 @@ pub(super) async fn get_events(
     State(state): State<AppState>,
     authed: AuthedUser,
     params: RequestParams,
-) -> ApiResult<Success<EventsResponse>> {
+) -> ApiResult<axum::response::Response> {
     // The view's signature order: last_event_id, queue_id, ..., dont_block; then
     // `fetch_events` reports what is missing, as plain errors (no `var_name`).
     let last_event_id = params.json_int("last_event_id")?;
@@ -528,8 +529,13 @@ pub(super) async fn get_events(
         return Ok(Success::new(EventsResponse {
             events: pending,
             queue_id: None,
-        }));
+        })
+        .into_response());
     }
+    // A waiting poll does not count against the connection cap (see `release_connection_slot`);
+    // its connection then closes after the answer, so that connections without a place never
+    // outnumber the queues.
+    let released = crate::release_connection_slot();
     let ticket = queue.start_waiting();
     let _waiting = queue.waiting_guard(ticket);
     let settings = events.settings();
@@ -544,7 +550,7 @@ pub(super) async fn get_events(
         if queue.is_removed() {
             // Deleted while this poll waited (through the admin API, say): the client learns
             // it now, as it would on its next poll.
-            return Err(bad_queue(&queue_id));
+            return Ok(closing_if(released, bad_queue(&queue_id).into_response()));
         }
         if !queue.is_current(ticket) || events.is_closing() {
             break Vec::new();
@@ -567,10 +573,22 @@ pub(super) async fn get_events(
         }
     };
     queue.stop_waiting(ticket, state.clock.now());
-    Ok(Success::new(EventsResponse {
+    let response = Success::new(EventsResponse {
         events: answer,
         queue_id: Some(queue_id),
-    }))
+    });
+    Ok(closing_if(released, response.into_response()))
+}
+
+/// `response`, closing its connection after it when the poll gave its connection's place back.
+fn closing_if(released: bool, mut response: axum::response::Response) -> axum::response::Response {
+    if released {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// `DELETE /api/v1/events`: https://zulip.com/api/delete-queue

@@ -896,3 +896,46 @@ fn shutdown_takes_seconds_whatever_the_connections_are_doing() {
         "stopped after {elapsed:?}"
     );
 }
+
+#[test]
+fn waiting_long_polls_never_take_the_last_connection_from_the_health_check() {
+    // Two places under the connection cap, both taken by long-polls that would wait 45 s.
+    let server = Server::start(&["--max-connections", "2"], &[]);
+    let mut polls = Vec::new();
+    for _ in 0..2 {
+        let registered = server.request(&format!(
+            "POST /api/v1/register HTTP/1.1\r\n{}Content-Length: 0\r\n",
+            iago_authorization()
+        ));
+        let queue_id = body_of(&registered)["queue_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        polls.push(request_in_background(
+            &server.addr,
+            format!(
+                "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}",
+                iago_authorization()
+            ),
+        ));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+
+    // `request` gives up after 10 s; without the polls giving their places back, the health
+    // check would wait in the backlog until a poll ends.
+    let health = server.request("GET /__admin/health HTTP/1.1\r\n");
+    let presence = server.request(&format!(
+        "GET /api/v1/realm/presence HTTP/1.1\r\n{}",
+        iago_authorization()
+    ));
+    let (code, _, _) = server.terminate();
+
+    assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+    assert!(presence.starts_with("HTTP/1.1 200 OK\r\n"), "{presence}");
+    assert_eq!(code, Some(0));
+    for poll in polls {
+        let answer = poll.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("connection: close\r\n"), "{answer}");
+    }
+}
