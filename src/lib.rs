@@ -108,10 +108,11 @@ fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
         .layer(CatchPanicLayer::custom(internal_error_for_panic))
 }
 
-/// Serves `build_app(state)` on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish. Connections are capped (`Limits::max_connections`: past it, new ones wait
-/// in the kernel's backlog until one closes), and a client must send a whole request head
-/// within `Limits::header_read_timeout`, so slow clients cannot pin the server.
+/// Serves `build_app(state)` on `listener` until `shutdown` completes, then refuses new
+/// connections and gives in-flight requests up to `SHUTDOWN_GRACE` to finish. Connections are
+/// capped (`Limits::max_connections`: past it, new ones wait in the kernel's backlog until one
+/// closes; a waiting long-poll gives its place back), and a client must send a whole request
+/// head within `Limits::header_read_timeout`, so slow clients cannot pin the server.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
