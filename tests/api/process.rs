@@ -581,6 +581,26 @@ fn request_in_background(addr: &str, head: String) -> std::thread::JoinHandle<St
     })
 }
 
+/// Registers a queue for Iago and long-polls it from another thread; the thread returns the
+/// answer.
+fn long_poll_in_background(server: &Server) -> std::thread::JoinHandle<String> {
+    let registered = server.request(&format!(
+        "POST /api/v1/register HTTP/1.1\r\n{}Content-Length: 0\r\n",
+        iago_authorization()
+    ));
+    let queue_id = body_of(&registered)["queue_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    request_in_background(
+        &server.addr,
+        format!(
+            "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}",
+            iago_authorization()
+        ),
+    )
+}
+
 /// `Authorization` for Iago, as a header line.
 fn iago_authorization() -> String {
     format!(
@@ -768,21 +788,7 @@ fn no_secret_reaches_the_log_the_journal_or_an_error() {
 #[test]
 fn shutdown_answers_a_waiting_long_poll_at_once() {
     let server = Server::start(&[], &[]);
-    let registered = server.request(&format!(
-        "POST /api/v1/register HTTP/1.1\r\n{}Content-Length: 0\r\n",
-        iago_authorization()
-    ));
-    let queue_id = body_of(&registered)["queue_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let waiting = request_in_background(
-        &server.addr,
-        format!(
-            "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}",
-            iago_authorization()
-        ),
-    );
+    let waiting = long_poll_in_background(&server);
     std::thread::sleep(Duration::from_millis(300));
 
     let (code, elapsed, _) = server.terminate();
@@ -901,24 +907,7 @@ fn shutdown_takes_seconds_whatever_the_connections_are_doing() {
 fn waiting_long_polls_never_take_the_last_connection_from_the_health_check() {
     // Two places under the connection cap, both taken by long-polls that would wait 45 s.
     let server = Server::start(&["--max-connections", "2"], &[]);
-    let mut polls = Vec::new();
-    for _ in 0..2 {
-        let registered = server.request(&format!(
-            "POST /api/v1/register HTTP/1.1\r\n{}Content-Length: 0\r\n",
-            iago_authorization()
-        ));
-        let queue_id = body_of(&registered)["queue_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        polls.push(request_in_background(
-            &server.addr,
-            format!(
-                "GET /api/v1/events?queue_id={queue_id}&last_event_id=-1 HTTP/1.1\r\n{}",
-                iago_authorization()
-            ),
-        ));
-    }
+    let polls: Vec<_> = (0..2).map(|_| long_poll_in_background(&server)).collect();
     std::thread::sleep(Duration::from_millis(300));
 
     // `request` gives up after 10 s; without the polls giving their places back, the health
