@@ -1,7 +1,9 @@
 //! The request journal: every request to the Zulip API, as a test needs to see it to check what
 //! its client sent (method, path, parameters, who it authenticated as or why it could not,
-//! User-Agent, status). Never an API key or an Authorization header. Bounded: when full, the
-//! oldest entry goes, so a long soak cannot eat memory.
+//! User-Agent, status). Never an API key or an Authorization header. Bounded by count and by
+//! bytes, before authentication too: each entry keeps at most `EntryBounds` of what a client
+//! sent (longer texts and extra parameters are cut, with a marker saying what went), and when
+//! the journal is full by either measure the oldest entries go.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +19,61 @@ use crate::store::{User, UserId};
 
 /// How many entries the journal keeps unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// How many bytes of recorded text (paths, parameters, User-Agents, notes) the journal keeps
+/// in all; the oldest entries go first to stay under it.
+pub const CAPACITY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The most one entry keeps of each text a client controls. A text cut short ends with
+/// `… (truncated: N bytes in all)`; parameters past the count or the total are replaced by
+/// one `(truncated)` parameter saying how many went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryBounds {
+    /// The path and query string.
+    pub target: usize,
+    pub user_agent: usize,
+    /// The realm's subdomain (taken from the Host header) and the mock's note.
+    pub text: usize,
+    /// Each body parameter's value.
+    pub param_value: usize,
+    /// Body parameters kept.
+    pub param_count: usize,
+    /// Body parameters' names and values together.
+    pub params_total: usize,
+}
+
+/// The bounds every entry is kept within.
+pub const ENTRY_BOUNDS: EntryBounds = EntryBounds {
+    target: 8 * 1024,
+    user_agent: 1024,
+    text: 4 * 1024,
+    param_value: 16 * 1024,
+    param_count: 100,
+    params_total: 64 * 1024,
+};
+
+/// What a record costs beyond its texts: the record itself and its parameters' map nodes.
+pub const RECORD_OVERHEAD: usize = std::mem::size_of::<Record>() + 64;
+pub const PARAM_OVERHEAD: usize = 64;
+
+/// `text` cut to at most `limit` bytes (at a character boundary) with a marker, if longer.
+fn truncate(text: &mut String, limit: usize) {
+    if text.len() <= limit {
+        return;
+    }
+    let total = text.len();
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("… (truncated: {total} bytes in all)"));
+    // Truncating keeps the allocation; the journal must not.
+    text.shrink_to_fit();
+}
+
+/// The parameter that stands for those an entry did not keep.
+pub const TRUNCATED_PARAMS: &str = "(truncated)";
 
 /// What a parameter name holds, once lowercased and stripped of everything but letters and
 /// digits, when its value is a secret (`api_key`, `API-Key`, `apiKey`, `admin_token`...).
@@ -120,6 +177,33 @@ pub struct Record {
 }
 
 impl Record {
+    /// The record within `bounds`, and the bytes it costs the journal.
+    fn bounded(mut self, bounds: &EntryBounds) -> (Self, usize) {
+        truncate(&mut self.target, bounds.target);
+        truncate(&mut self.realm, bounds.text);
+        if let Some(user_agent) = &mut self.user_agent {
+            truncate(user_agent, bounds.user_agent);
+        }
+        if let Some(note) = &mut self.note {
+            truncate(note, bounds.text);
+        }
+        if let Some(reason) = &mut self.auth_failure {
+            truncate(reason, bounds.text);
+        }
+        let mut bytes = RECORD_OVERHEAD
+            + self.target.len()
+            + self.realm.len()
+            + self.user_agent.as_ref().map_or(0, String::len)
+            + self.note.as_ref().map_or(0, String::len)
+            + self.auth_failure.as_ref().map_or(0, String::len);
+        if let Some(params) = &mut self.params {
+            let (kept, params_bytes) = bounded_params(std::mem::take(params), bounds);
+            *params = kept;
+            bytes += params_bytes;
+        }
+        (self, bytes)
+    }
+
     /// The path, and the query string if there is one.
     fn path_and_query(&self) -> (&str, Option<&str>) {
         match self.target.split_once('?') {
@@ -152,6 +236,38 @@ impl Record {
             note: self.note.clone(),
         }
     }
+}
+
+/// `params` within `bounds`, and the bytes they cost.
+fn bounded_params(params: Map<String, Value>, bounds: &EntryBounds) -> (Map<String, Value>, usize) {
+    let total = params.len();
+    let mut kept = Map::new();
+    let mut bytes = 0;
+    let mut left_out = 0;
+    let mut left_out_bytes = 0;
+    for (mut name, mut value) in params {
+        let sent = name.len() + value.as_str().map_or(0, str::len);
+        if let Value::String(text) = &mut value {
+            truncate(text, bounds.param_value);
+        }
+        truncate(&mut name, bounds.text);
+        let cost = name.len() + value.as_str().map_or(0, str::len) + PARAM_OVERHEAD;
+        if kept.len() < bounds.param_count && bytes + cost <= bounds.params_total {
+            bytes += cost;
+            kept.insert(name, value);
+        } else {
+            left_out += 1;
+            left_out_bytes += sent;
+        }
+    }
+    if left_out > 0 {
+        let marker = format!(
+            "{left_out} of {total} parameters not kept ({left_out_bytes} bytes of names and values)"
+        );
+        bytes += TRUNCATED_PARAMS.len() + marker.len() + PARAM_OVERHEAD;
+        kept.insert(TRUNCATED_PARAMS.to_owned(), Value::String(marker));
+    }
+    (kept, bytes)
 }
 
 /// Parameters as a JSON object: the last of repeated names, secret values redacted.
@@ -210,8 +326,10 @@ impl Filter {
 
 #[derive(Debug)]
 struct Inner {
-    /// Records with their ids, oldest first.
-    entries: VecDeque<(u64, Record)>,
+    /// Records with their ids and what they cost in bytes, oldest first.
+    entries: VecDeque<(u64, Record, usize)>,
+    /// What the kept records cost in all.
+    bytes: usize,
     next_id: u64,
     /// Entries dropped because the journal was full.
     dropped: u64,
@@ -222,6 +340,7 @@ struct Inner {
 pub struct Journal {
     /// Fixed at start (`--journal-size`), so checking it takes no lock.
     capacity: usize,
+    capacity_bytes: usize,
     inner: Mutex<Inner>,
 }
 
@@ -233,15 +352,25 @@ pub struct Listing {
     /// Entries dropped (oldest first) since start because the journal was full.
     pub dropped: u64,
     pub capacity: usize,
+    /// What all kept entries cost, in bytes of recorded text and bookkeeping.
+    pub bytes: usize,
+    pub capacity_bytes: usize,
 }
 
 impl Journal {
     /// A journal keeping at most `capacity` entries (0: record nothing).
     pub fn new(capacity: usize) -> Self {
+        Self::with_capacity_bytes(capacity, CAPACITY_BYTES)
+    }
+
+    /// A journal keeping at most `capacity` entries and `capacity_bytes` bytes.
+    pub fn with_capacity_bytes(capacity: usize, capacity_bytes: usize) -> Self {
         Self {
             capacity,
+            capacity_bytes,
             inner: Mutex::new(Inner {
                 entries: VecDeque::new(),
+                bytes: 0,
                 next_id: 1,
                 dropped: 0,
             }),
@@ -259,28 +388,35 @@ impl Journal {
         self.capacity > 0
     }
 
-    /// Appends `record` with the next id, dropping the oldest when full.
+    /// Appends `record`, cut to `ENTRY_BOUNDS`, with the next id, dropping the oldest entries
+    /// while the journal is full by count or by bytes.
     pub fn record(&self, record: Record) {
         if self.capacity == 0 {
             return;
         }
+        let (record, bytes) = record.bounded(&ENTRY_BOUNDS);
         let mut inner = self.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        while inner.entries.len() >= self.capacity {
-            inner.entries.pop_front();
+        while !inner.entries.is_empty()
+            && (inner.entries.len() >= self.capacity || inner.bytes + bytes > self.capacity_bytes)
+        {
+            if let Some((_, _, old)) = inner.entries.pop_front() {
+                inner.bytes -= old;
+            }
             inner.dropped += 1;
         }
-        inner.entries.push_back((id, record));
+        inner.bytes += bytes;
+        inner.entries.push_back((id, record, bytes));
     }
 
     /// The entries `filter` matches, oldest first; at most `limit` of the newest of them.
     pub fn list(&self, filter: &Filter, limit: Option<usize>) -> Listing {
         let inner = self.lock();
-        let mut matching: Vec<&(u64, Record)> = inner
+        let mut matching: Vec<&(u64, Record, usize)> = inner
             .entries
             .iter()
-            .filter(|(id, record)| filter.matches(*id, record))
+            .filter(|(id, record, _)| filter.matches(*id, record))
             .collect();
         if let Some(limit) = limit {
             let excess = matching.len().saturating_sub(limit);
@@ -288,13 +424,15 @@ impl Journal {
         }
         let requests: Vec<Entry> = matching
             .into_iter()
-            .map(|(id, record)| record.entry(*id))
+            .map(|(id, record, _)| record.entry(*id))
             .collect();
         Listing {
             count: requests.len(),
             requests,
             dropped: inner.dropped,
             capacity: self.capacity,
+            bytes: inner.bytes,
+            capacity_bytes: self.capacity_bytes,
         }
     }
 
@@ -303,7 +441,7 @@ impl Journal {
         self.lock()
             .entries
             .iter()
-            .filter(|(id, record)| filter.matches(*id, record))
+            .filter(|(id, record, _)| filter.matches(*id, record))
             .count()
     }
 
@@ -311,6 +449,7 @@ impl Journal {
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.entries.clear();
+        inner.bytes = 0;
         inner.next_id = 1;
         inner.dropped = 0;
     }
@@ -319,9 +458,15 @@ impl Journal {
     pub fn clear(&self, filter: &Filter) -> usize {
         let mut inner = self.lock();
         let before = inner.entries.len();
-        inner
-            .entries
-            .retain(|(id, record)| !filter.matches(*id, record));
+        let mut freed = 0;
+        inner.entries.retain(|(id, record, bytes)| {
+            let keep = !filter.matches(*id, record);
+            if !keep {
+                freed += bytes;
+            }
+            keep
+        });
+        inner.bytes -= freed;
         before - inner.entries.len()
     }
 }
@@ -415,6 +560,33 @@ mod tests {
         assert_eq!(paths, ["/b", "/c"]);
         assert_eq!(listing.requests[0].id, 2);
         assert_eq!(listing.dropped, 1);
+    }
+
+    #[test]
+    fn a_journal_full_by_bytes_drops_its_oldest_entries() {
+        let journal = Journal::with_capacity_bytes(100, 2 * RECORD_OVERHEAD + 8);
+        for path in ["/aaaa", "/bbb", "/cc"] {
+            journal.record(entry(path));
+        }
+
+        let listing = journal.list(&Filter::default(), None);
+
+        let paths: Vec<&str> = listing.requests.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/bbb", "/cc"]);
+        assert_eq!(listing.dropped, 1);
+        assert_eq!(listing.bytes, 2 * RECORD_OVERHEAD + 7);
+        journal.clear(&Filter::default());
+        assert_eq!(journal.list(&Filter::default(), None).bytes, 0);
+    }
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_with_a_marker() {
+        let mut text = "ééé".to_owned();
+        truncate(&mut text, 3);
+        assert_eq!(text, "é… (truncated: 6 bytes in all)");
+        let mut short = "abc".to_owned();
+        truncate(&mut short, 3);
+        assert_eq!(short, "abc");
     }
 
     #[test]

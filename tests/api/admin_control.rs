@@ -3,6 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use zulip_presence_mock::fixtures::DEFAULT_FIXTURE;
+use zulip_presence_mock::journal::{PARAM_OVERHEAD, RECORD_OVERHEAD};
 
 use crate::helpers::*;
 
@@ -143,6 +144,12 @@ async fn every_zulip_request_is_journalled_with_what_the_client_sent() {
                 "note": null,
             }],
             "count": 1, "dropped": 0, "capacity": 10_000,
+            "bytes": RECORD_OVERHEAD
+                + "/api/v1/users/me/presence?client=ZulipMobile".len()
+                + "ZulipMobile/27.0".len()
+                + "statusidleping_onlytrueapi_key(redacted)".len()
+                + 3 * PARAM_OVERHEAD,
+            "capacity_bytes": 64 * 1024 * 1024,
         })
     );
 }
@@ -755,5 +762,66 @@ async fn control_endpoints_refuse_bad_bodies_with_a_reason() {
     long_delay.assert_admin(
         StatusCode::BAD_REQUEST,
         json!({"result": "error", "code": "BAD_REQUEST", "msg": "delay_ms must be at most 60000"}),
+    );
+}
+
+#[tokio::test]
+async fn an_entry_keeps_at_most_its_bounds_of_what_an_unauthenticated_client_sent() {
+    // Issue 21's attack: 50,000 form parameters and a 60 KB User-Agent, with no credentials.
+    let app = TestApp::new();
+    let form: Vec<String> = (0..50_000).map(|i| format!("p{i}=x")).collect();
+    let user_agent = "U".repeat(60_000);
+    let long_path = format!("/api/v1/{}", "a".repeat(10_000));
+    app.request(Method::POST, "/api/v1/users/me/presence")
+        .header("user-agent", &user_agent)
+        .form(&form.join("&"))
+        .send()
+        .await;
+    app.request(Method::GET, &long_path).send().await;
+
+    let listing = journal(&app, "").await;
+
+    let kept: serde_json::Map<String, Value> = (0..100)
+        .map(|i| (format!("p{i}"), json!("x")))
+        .chain([(
+            "(truncated)".to_owned(),
+            json!(format!(
+                "49900 of 50000 parameters not kept ({} bytes of names and values)",
+                (100..50_000)
+                    .map(|i| format!("p{i}").len() + 1)
+                    .sum::<usize>()
+            )),
+        )])
+        .collect();
+    let cut_user_agent = format!("{}… (truncated: 60000 bytes in all)", "U".repeat(1024));
+    let cut_path = format!(
+        "{}… (truncated: {} bytes in all)",
+        &long_path[..8 * 1024],
+        long_path.len()
+    );
+    assert_eq!(listing["requests"][0]["params"], Value::Object(kept));
+    assert_eq!(listing["requests"][0]["user_agent"], json!(cut_user_agent));
+    assert_eq!(listing["requests"][0]["status"], json!(401));
+    assert_eq!(listing["requests"][1]["path"], json!(cut_path));
+    let first_bytes = RECORD_OVERHEAD
+        + "/api/v1/users/me/presence".len()
+        + cut_user_agent.len()
+        + (0..100)
+            .map(|i| format!("p{i}").len() + 1 + PARAM_OVERHEAD)
+            .sum::<usize>()
+        + "(truncated)".len()
+        + listing["requests"][0]["params"]["(truncated)"]
+            .as_str()
+            .unwrap()
+            .len()
+        + PARAM_OVERHEAD;
+    let second_bytes = RECORD_OVERHEAD + cut_path.len();
+    let auth_failure = "no Authorization header";
+    let note = "not served by this mock: a stub can answer it (the fixture's \"stubs\", or POST /__admin/stubs)";
+    assert_eq!(listing["requests"][0]["auth_failure"], json!(auth_failure));
+    assert_eq!(listing["requests"][1]["note"], json!(note));
+    assert_eq!(
+        listing["bytes"],
+        json!(first_bytes + auth_failure.len() + second_bytes + note.len())
     );
 }

@@ -6,6 +6,7 @@ use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use zulip_presence_mock::journal::RECORD_OVERHEAD;
 use zulip_presence_mock::rate_limit::RateRule;
 use zulip_presence_mock::state::Options;
 
@@ -264,7 +265,9 @@ async fn the_plain_poll_through_a_realm_prefix_is_answered_and_journalled_in_ful
                 "auth_failure": null, "user_agent": "ZulipMobile/27.0", "status": 200,
                 "fault": null, "note": null
             }],
-            "count": 1, "dropped": 0, "capacity": 10000
+            "count": 1, "dropped": 0, "capacity": 10000,
+            "bytes": RECORD_OVERHEAD + "/api/v1/realm/presence".len() + "ZulipMobile/27.0".len(),
+            "capacity_bytes": 64 * 1024 * 1024,
         }),
     );
 }
