@@ -483,6 +483,8 @@ pub fn publish_presence(
     let legacy = LegacyPresence::of(row, reporter.date_joined);
     let modern = ModernPresence::of(row, reporter.date_joined);
     let max_events = state.control.events.settings().max_events;
+    // A queue past its idle timeout goes now rather than receive the event.
+    state.control.events.reclaim_idle(now);
     for queue in state
         .control
         .events
@@ -547,6 +549,7 @@ pub fn publish_realm_user(
         }
         person
     };
+    state.control.events.reclaim_idle(state.clock.now());
     for queue in state
         .control
         .events

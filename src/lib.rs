@@ -120,6 +120,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let limits = state.options.limits;
     let control = Arc::clone(&state.control);
+    let sweeper = tokio::spawn(sweep_idle_queues(state.clone()));
     let app = build_app(state);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
@@ -162,6 +163,7 @@ pub async fn run(
     }
     // New connections are refused from now on, not left waiting in the backlog.
     drop(listener);
+    sweeper.abort();
     // Long-polls answer now instead of holding the shutdown for up to their timeout.
     control.events.close();
     // In-flight requests get a moment to finish; a connection still sending its head or body
@@ -176,6 +178,22 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// How often idle event queues are looked for and deleted, as Zulip's garbage collection of
+/// queues does (`EVENT_QUEUE_GC_FREQ_MSECS`, a minute). Events and clock changes also delete
+/// them, so an expired queue never receives an event and costs nothing for long.
+pub const QUEUE_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Deletes the queues idle past their timeout on the server clock, every
+/// `QUEUE_SWEEP_INTERVAL`.
+async fn sweep_idle_queues(state: AppState) {
+    let mut ticks = tokio::time::interval(QUEUE_SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        state.control.events.reclaim_idle(state.clock.now());
+    }
 }
 
 /// How long in-flight requests may take to finish once shutdown begins.

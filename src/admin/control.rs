@@ -81,6 +81,7 @@ pub(super) async fn freeze_time(
     let now = state.clock.now();
     let at = body.0.unwrap_or_default().at.map_or(now, |at| at.at(now));
     state.clock.set_mode(ClockMode::Frozen(at));
+    state.control.events.reclaim_idle(state.clock.now());
     clock_view(&state)
 }
 
@@ -138,12 +139,14 @@ pub(super) async fn advance_time(
         )),
     };
     state.clock.set_mode(mode);
+    state.control.events.reclaim_idle(state.clock.now());
     Ok(clock_view(&state))
 }
 
 /// `POST /__admin/time/system`: back to real time.
 pub(super) async fn system_time(State(state): State<AppState>) -> Json<ClockView> {
     state.clock.set_mode(ClockMode::System);
+    state.control.events.reclaim_idle(state.clock.now());
     clock_view(&state)
 }
 

@@ -735,3 +735,32 @@ async fn register_checks_its_parameters_in_the_view_s_signature_order() {
         JSON,
     );
 }
+
+#[tokio::test]
+async fn an_idle_queue_goes_at_the_next_event_or_clock_change_not_at_the_next_register() {
+    let app = TestApp::new();
+    queue_of(&app, IAGO, "").await;
+    queue_of(&app, HAMLET, "").await;
+
+    // The clock moves past the idle timeout without the admin API: the queues stay until an
+    // event would reach them.
+    app.advance(601);
+    let before_event = app.state.control.events.len();
+    app.post_presence(HAMLET, "status=active").await;
+    let after_event = app.state.control.events.len();
+
+    queue_of(&app, IAGO, "").await;
+    let before_clock = app.state.control.events.len();
+    let moved = app
+        .admin(
+            Method::POST,
+            "/__admin/time/advance",
+            Some(json!({"by": 601})),
+        )
+        .await;
+    let after_clock = app.state.control.events.len();
+
+    assert_eq!((before_event, after_event), (2, 0));
+    assert_eq!(moved.status, StatusCode::OK);
+    assert_eq!((before_clock, after_clock), (1, 0));
+}
