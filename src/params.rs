@@ -62,6 +62,16 @@ impl RequestParams {
         Err(ApiError::BadRequest(format!("{name} is not an integer")))
     }
 
+    /// An optional `Json[list[...]]` parameter's items. JSON `null` is a value, not an absence:
+    /// it is not a list. The caller checks the items, naming the first bad one `name[i]`.
+    pub fn json_list(&self, name: &'static str) -> ApiResult<Option<Vec<Value>>> {
+        match self.json(name)? {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(_) => Err(ApiError::BadRequest(format!("{name} is not a list"))),
+        }
+    }
+
     /// The value of a JSON parameter, as Python's `json.loads` reads it: `NaN`, `Infinity`,
     /// `-Infinity` and numbers beyond `f64` are valid JSON there (floats); they come back as
     /// a string, which no typed parameter of these endpoints accepts.

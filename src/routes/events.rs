@@ -59,23 +59,18 @@ const REGISTER_PARAMETERS: &[&str] = &[
 
 /// An optional JSON list of event type names.
 fn event_types(params: &RequestParams, name: &'static str) -> ApiResult<Option<Vec<String>>> {
-    let Some(text) = params.get(name) else {
+    let Some(items) = params.json_list(name)? else {
         return Ok(None);
     };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|_| ApiError::BadRequest(format!("{name} is not valid JSON")))?;
-    // JSON `null` is a value, not an absence (pydantic's strict mode): not a list.
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(name) => Ok(name),
-                _ => Err(ApiError::BadRequest(format!("{name}[0] is not a string"))),
-            })
-            .collect::<ApiResult<Vec<String>>>()
-            .map(Some),
-        _ => Err(ApiError::BadRequest(format!("{name} is not a list"))),
-    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(name) => Ok(name),
+            _ => Err(ApiError::BadRequest(format!("{name}[{i}] is not a string"))),
+        })
+        .collect::<ApiResult<Vec<String>>>()
+        .map(Some)
 }
 
 fn wants(types: &Option<Vec<String>>, name: &str) -> bool {

@@ -43,7 +43,6 @@ pub(super) async fn stub_or(
     request: Request,
     otherwise: impl FnOnce(&AppState) -> Option<Response>,
 ) -> Response {
-    let state = state.clone();
     let (mut parts, body) = request.into_parts();
     let note = parts.extensions.get::<RequestNote>().cloned();
     let is_api = parts.uri.path().starts_with(API_PREFIX) || parts.uri.path().starts_with("/json/");
@@ -54,7 +53,7 @@ pub(super) async fn stub_or(
         realm: &realm,
     });
     let not_served = |note: &Option<RequestNote>| {
-        if let Some(response) = otherwise(&state) {
+        if let Some(response) = otherwise(state) {
             return response;
         }
         if let (true, Some(note)) = (is_api, note) {
@@ -68,7 +67,7 @@ pub(super) async fn stub_or(
         return not_served(&note);
     }
     let params = if candidates.iter().any(|(_, spec)| spec.params.is_some()) {
-        match parameters(&parts, body, &state).await {
+        match parameters(&parts, body, state).await {
             Ok(params) => params,
             Err(error) => return error.into_response(),
         }
@@ -82,7 +81,7 @@ pub(super) async fn stub_or(
         }
         if spec.authenticate {
             if authed.is_none() {
-                match AuthedUser::from_request_parts(&mut parts, &state).await {
+                match AuthedUser::from_request_parts(&mut parts, state).await {
                     Ok(user) => authed = Some(user),
                     Err(response) => return response,
                 }
@@ -98,7 +97,7 @@ pub(super) async fn stub_or(
         if let Some(note) = &note {
             note.remark(format!("answered by stub {id}"));
         }
-        let mut response = stub_response(&spec, &state);
+        let mut response = stub_response(&spec, state);
         response.extensions_mut().insert(Unserved);
         return response;
     }

@@ -88,25 +88,22 @@ pub(super) async fn get_users(
         .with_ignored_parameters(state.ignored_parameters(&params, &used)))
 }
 
-/// `user_ids`: a JSON list of integers.
+/// `user_ids`: a JSON list of integers. Ids no user has, negative ones included, select nobody.
 fn user_ids(params: &RequestParams) -> ApiResult<Option<Vec<UserId>>> {
-    let Some(text) = params.get("user_ids") else {
+    let Some(items) = params.json_list("user_ids")? else {
         return Ok(None);
     };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|_| ApiError::BadRequest("user_ids is not valid JSON".to_owned()))?;
-    let Value::Array(items) = value else {
-        return Err(ApiError::BadRequest("user_ids is not a list".to_owned()));
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.as_u64()
-                .ok_or_else(|| ApiError::BadRequest(format!("user_ids[{i}] is not an integer")))
-        })
-        .collect::<ApiResult<Vec<UserId>>>()
-        .map(Some)
+    let mut ids = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(id) = item.as_u64() {
+            ids.push(id);
+        } else if !item.is_i64() {
+            return Err(ApiError::BadRequest(format!(
+                "user_ids[{i}] is not an integer"
+            )));
+        }
+    }
+    Ok(Some(ids))
 }
 
 #[derive(Debug, Serialize)]

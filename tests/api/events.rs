@@ -718,6 +718,8 @@ async fn register_checks_its_parameters_in_the_view_s_signature_order() {
     let markdown_first = register(&app, IAGO, "event_types=5&apply_markdown=null").await;
     let gravatar_before_slim = register(&app, IAGO, "slim_presence=x&client_gravatar=1").await;
     let null_types = register(&app, IAGO, "event_types=null").await;
+    let nan_types = register(&app, IAGO, "event_types=NaN").await;
+    let second_not_a_string = register(&app, IAGO, "event_types=%5B%22presence%22%2C1%5D").await;
 
     markdown_first.assert_json(
         StatusCode::BAD_REQUEST,
@@ -732,6 +734,16 @@ async fn register_checks_its_parameters_in_the_view_s_signature_order() {
     null_types.assert_json(
         StatusCode::BAD_REQUEST,
         bad_request("event_types is not a list"),
+        JSON,
+    );
+    nan_types.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("event_types is not a list"),
+        JSON,
+    );
+    second_not_a_string.assert_json(
+        StatusCode::BAD_REQUEST,
+        bad_request("event_types[1] is not a string"),
         JSON,
     );
 }

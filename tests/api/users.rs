@@ -267,6 +267,33 @@ async fn user_ids_picks_users_and_drops_unknown_ids_silently() {
 }
 
 #[tokio::test]
+async fn user_ids_takes_any_integer_and_names_the_first_item_that_is_not_one() {
+    let app = TestApp::new();
+
+    let negative = get(&app, IAGO, "/api/v1/users?user_ids=%5B-1%2C3%5D").await;
+    let invalid = get(&app, IAGO, "/api/v1/users?user_ids=%5B").await;
+    let null = get(&app, IAGO, "/api/v1/users?user_ids=null").await;
+    let nan = get(&app, IAGO, "/api/v1/users?user_ids=NaN").await;
+    let a_string = get(&app, IAGO, "/api/v1/users?user_ids=%5B3%2C%223%22%5D").await;
+    let a_boolean = get(&app, IAGO, "/api/v1/users?user_ids=%5B3%2C4%2Ctrue%5D").await;
+
+    negative.assert_json(
+        StatusCode::OK,
+        success_with(json!({ "members": [every_user_as_iago()[2]] })),
+        JSON_NEVER_CACHE,
+    );
+    for (response, msg) in [
+        (invalid, "user_ids is not valid JSON"),
+        (null, "user_ids is not a list"),
+        (nan, "user_ids is not a list"),
+        (a_string, "user_ids[1] is not an integer"),
+        (a_boolean, "user_ids[2] is not an integer"),
+    ] {
+        response.assert_json(StatusCode::BAD_REQUEST, bad_request(msg), JSON);
+    }
+}
+
+#[tokio::test]
 async fn one_user_by_id_unknown_another_realm_s_or_inaccessible_is_refused() {
     let app = TestApp::new();
 
