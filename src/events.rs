@@ -3,14 +3,16 @@
 //! pruning, one waiting long-poll per queue, heartbeats, idle expiry on the server clock, and
 //! bounds on queues and events. No HTTP here; `routes/events.rs` speaks the protocol.
 
+use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
@@ -33,10 +35,17 @@ pub struct EventSettings {
     pub heartbeat_max: Duration,
     /// A queue nobody waits on goes this many seconds (server clock) after its last use.
     pub idle_timeout_seconds: i64,
-    /// Queues the server holds at once; registering past it gets an error.
+    /// Queues the server holds at once; past it the least recently used idle queue goes.
     pub max_queues: usize,
+    /// Queues one user holds at once; past it their least recently used idle queue goes.
+    pub max_queues_per_user: usize,
     /// Unacknowledged events a queue holds; past it the oldest go (pruned).
     pub max_events: usize,
+    /// Bytes of unacknowledged events (as JSON) a queue holds; past it the oldest go.
+    pub max_queue_bytes: usize,
+    /// Bytes the events of every queue take together (`EventQueues::bytes_in_use`); past it
+    /// the least recently used idle queues go.
+    pub max_total_bytes: usize,
 }
 
 impl Default for EventSettings {
@@ -47,10 +56,21 @@ impl Default for EventSettings {
             heartbeat_max: Duration::from_secs(55),
             idle_timeout_seconds: 600,
             max_queues: 10_000,
+            max_queues_per_user: 1_000,
             max_events: 1_000,
+            max_queue_bytes: 1024 * 1024,
+            max_total_bytes: 64 * 1024 * 1024,
         }
     }
 }
+
+/// Zulip's ceiling on a queue's own idle timeout (zerver/tornado/event_queue.py
+/// `MAX_QUEUE_TIMEOUT_SECS`, a week): a longer `idle_queue_timeout` counts as this.
+pub const MAX_QUEUE_TIMEOUT_SECONDS: i64 = 7 * 24 * 60 * 60;
+
+/// What an event's place in a queue costs besides its body: its id and pointer, with the
+/// queue's spare room.
+pub const EVENT_SLOT_BYTES: usize = 32;
 
 /// What a queue was registered for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,9 +99,60 @@ pub enum AckError {
     NotInQueue { last_event_id: i64 },
 }
 
+/// One event as the server made it, shared by every queue it goes to (as Zulip pushes a
+/// shallow copy of one dict to each queue); each queue adds its own `id` when it answers.
+/// Its bytes count in `EventQueues::bytes_in_use` while any queue holds it.
+#[derive(Debug)]
+pub struct Event {
+    body: Map<String, Value>,
+    bytes: usize,
+    gauge: Arc<AtomicUsize>,
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        self.gauge.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// An event in one queue: the shared body with this queue's id for it, written last as Zulip
+/// appends it.
+#[derive(Clone, Debug)]
+pub struct QueuedEvent {
+    pub id: i64,
+    event: Arc<Event>,
+}
+
+impl Serialize for QueuedEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.event.body.len() + 1))?;
+        for (key, value) in &self.event.body {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("id", &self.id)?;
+        map.end()
+    }
+}
+
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[derive(Debug)]
 struct QueueState {
-    events: VecDeque<Value>,
+    events: VecDeque<QueuedEvent>,
+    /// The JSON bytes of `events`' bodies.
+    bytes: usize,
     next_id: i64,
     newest_pruned_id: i64,
     last_used: Timestamp,
@@ -102,6 +173,8 @@ pub struct EventQueue {
     wake: Notify,
     /// Set when the queue is deleted, so that its waiting poll answers at once.
     removed: AtomicBool,
+    /// The server's `bytes_in_use`, which this queue's event places count in.
+    gauge: Arc<AtomicUsize>,
 }
 
 impl EventQueue {
@@ -111,25 +184,35 @@ impl EventQueue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `event` with the next id (set last, as Zulip appends it), dropping the oldest
-    /// when the queue holds `max_events`; wakes the waiting poll.
-    pub fn push(&self, mut event: Map<String, Value>, max_events: usize) -> i64 {
+    /// Queues `event` with the next id, dropping the oldest events while the queue holds more
+    /// than `settings` allow (the newest always stays); wakes the waiting poll. Use
+    /// `EventQueues::deliver`, which also keeps every queue together within bounds.
+    fn push(&self, event: Arc<Event>, settings: &EventSettings) -> i64 {
         let id = {
             let mut state = self.lock();
             let id = state.next_id;
             state.next_id += 1;
-            event.insert("id".to_owned(), Value::from(id));
-            state.events.push_back(Value::Object(event));
-            while state.events.len() > max_events {
-                if let Some(oldest) = state.events.pop_front() {
-                    state.newest_pruned_id =
-                        oldest["id"].as_i64().unwrap_or(state.newest_pruned_id);
-                }
+            state.bytes += event.bytes;
+            state.events.push_back(QueuedEvent { id, event });
+            self.gauge.fetch_add(EVENT_SLOT_BYTES, Ordering::Relaxed);
+            while state.events.len() > settings.max_events
+                || (state.bytes > settings.max_queue_bytes && state.events.len() > 1)
+            {
+                self.pop_oldest(&mut state);
             }
             id
         };
         self.wake.notify_waiters();
         id
+    }
+
+    /// Drops the oldest event, which counts as pruned.
+    fn pop_oldest(&self, state: &mut QueueState) {
+        if let Some(oldest) = state.events.pop_front() {
+            state.newest_pruned_id = oldest.id;
+            state.bytes -= oldest.event.bytes;
+            self.gauge.fetch_sub(EVENT_SLOT_BYTES, Ordering::Relaxed);
+        }
     }
 
     /// Drops the events up to `last_event_id` (Zulip's `prune`), or says why it cannot.
@@ -143,14 +226,16 @@ impl EventQueue {
         }
         // As Zulip's `fetch_events`: prune through the id, then refuse an id that was not the
         // last one pruned (what was pruned stays pruned).
-        while let Some(id) = state
+        while state
             .events
             .front()
-            .and_then(|event| event["id"].as_i64())
-            .filter(|id| *id <= last_event_id)
+            .is_some_and(|event| event.id <= last_event_id)
         {
-            state.events.pop_front();
-            state.newest_pruned_id = id;
+            self.pop_oldest(&mut state);
+        }
+        // A queue that once held many events gives their room back.
+        if state.events.capacity() > 2 * state.events.len() + 16 {
+            state.events.shrink_to_fit();
         }
         if last_event_id != state.newest_pruned_id {
             return Err(AckError::NotInQueue { last_event_id });
@@ -159,7 +244,7 @@ impl EventQueue {
     }
 
     /// The events not yet acknowledged, oldest first.
-    pub fn pending(&self) -> Vec<Value> {
+    pub fn pending(&self) -> Vec<QueuedEvent> {
         self.lock().events.iter().cloned().collect()
     }
 
@@ -203,8 +288,17 @@ impl EventQueue {
         self.removed.load(Ordering::SeqCst)
     }
 
+    /// Marks the queue deleted and frees its events at once (a waiting poll, or a publisher,
+    /// may still hold the queue itself for a moment).
     fn mark_removed(&self) {
         self.removed.store(true, Ordering::SeqCst);
+        {
+            let mut state = self.lock();
+            let events = std::mem::take(&mut state.events);
+            self.gauge
+                .fetch_sub(events.len() * EVENT_SLOT_BYTES, Ordering::Relaxed);
+            state.bytes = 0;
+        }
         self.wake.notify_waiters();
     }
 
@@ -224,21 +318,35 @@ impl EventQueue {
             "slim_presence": self.options.slim_presence,
             "simplified_presence_events": self.options.simplified_presence,
             "pending_events": state.events.len(),
+            "pending_bytes": state.bytes,
             "next_event_id": state.next_id,
             "waiting": state.waiting,
             "last_used": state.last_used.unix_seconds_f64(),
         })
     }
 
-    /// Seconds this queue may stay unused, given the server's default.
+    /// Seconds this queue may stay unused as the client asked (`idle_queue_timeout`), or the
+    /// server's default.
     pub fn idle_timeout(&self, default_seconds: i64) -> i64 {
         self.options.idle_timeout_seconds.unwrap_or(default_seconds)
     }
 
     fn is_idle_past(&self, now: Timestamp, default_seconds: i64) -> bool {
-        let seconds = self.idle_timeout(default_seconds);
+        // Zulip keeps `min(lifespan_secs, MAX_QUEUE_TIMEOUT_SECS)` (`ClientDescriptor`).
+        let seconds = self
+            .options
+            .idle_timeout_seconds
+            .map_or(default_seconds, |seconds| {
+                seconds.min(MAX_QUEUE_TIMEOUT_SECONDS)
+            });
         let state = self.lock();
         !state.waiting && now > state.last_used.plus_seconds(seconds)
+    }
+
+    /// When it was last used, if nobody waits on it.
+    fn idle_since(&self) -> Option<Timestamp> {
+        let state = self.lock();
+        (!state.waiting).then_some(state.last_used)
     }
 }
 
@@ -264,11 +372,15 @@ pub struct EventQueues {
     queues: DashMap<String, Arc<EventQueue>>,
     counter: AtomicU64,
     settings: RwLock<EventSettings>,
+    /// The bytes every queue's events take: each event body once, however many queues hold
+    /// it, and `EVENT_SLOT_BYTES` for each place in a queue.
+    gauge: Arc<AtomicUsize>,
     closing: AtomicBool,
     closed: Notify,
 }
 
-/// Registering would exceed `EventSettings::max_queues`.
+/// Registering would exceed `EventSettings::max_queues` or `max_queues_per_user`, and every
+/// queue in the way has a poll waiting.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooManyQueues;
 
@@ -297,7 +409,9 @@ impl EventQueues {
     }
 
     /// A new queue for `user_id` of the realm on `subdomain`, with an id like Zulip's
-    /// (`<seconds>:<n>`). Idle queues past their timeout are reclaimed first.
+    /// (`<seconds>:<n>`). Idle queues past their timeout are reclaimed first; then, where the
+    /// user or the server holds as many queues as allowed, the least recently used queue
+    /// nobody waits on goes (its client gets `BAD_EVENT_QUEUE_ID`, as after an expiry).
     pub fn register(
         &self,
         subdomain: &str,
@@ -306,8 +420,14 @@ impl EventQueues {
         now: Timestamp,
     ) -> Result<Arc<EventQueue>, TooManyQueues> {
         self.reclaim_idle(now);
-        if self.queues.len() >= self.settings().max_queues {
-            return Err(TooManyQueues);
+        let settings = self.settings();
+        let own = |queue: &EventQueue| queue.subdomain == subdomain && queue.user_id == user_id;
+        let held = self.queues.iter().filter(|queue| own(queue)).count();
+        if held >= settings.max_queues_per_user {
+            self.remove_least_recently_used(own)?;
+        }
+        if self.queues.len() >= settings.max_queues {
+            self.remove_least_recently_used(|_| true)?;
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}:{n}", now.unix_seconds());
@@ -318,6 +438,7 @@ impl EventQueues {
             options,
             state: Mutex::new(QueueState {
                 events: VecDeque::new(),
+                bytes: 0,
                 next_id: 0,
                 newest_pruned_id: -1,
                 last_used: now,
@@ -326,17 +447,75 @@ impl EventQueues {
             }),
             wake: Notify::new(),
             removed: AtomicBool::new(false),
+            gauge: Arc::clone(&self.gauge),
         });
         self.queues.insert(id, Arc::clone(&queue));
         Ok(queue)
+    }
+
+    /// Deletes the least recently used queue nobody waits on among those `matching`.
+    fn remove_least_recently_used(
+        &self,
+        matching: impl Fn(&EventQueue) -> bool,
+    ) -> Result<(), TooManyQueues> {
+        let oldest = self
+            .queues
+            .iter()
+            .filter(|queue| matching(queue))
+            .filter_map(|queue| Some((queue.idle_since()?, queue.id.clone())))
+            .min()
+            .ok_or(TooManyQueues)?;
+        self.remove(&oldest.1);
+        Ok(())
+    }
+
+    /// An event to deliver to one or more queues.
+    pub fn event(&self, body: Map<String, Value>) -> Arc<Event> {
+        let mut count = ByteCount(0);
+        // Writing JSON to a counter cannot fail.
+        let _ = serde_json::to_writer(&mut count, &body);
+        self.gauge.fetch_add(count.0, Ordering::Relaxed);
+        Arc::new(Event {
+            body,
+            bytes: count.0,
+            gauge: Arc::clone(&self.gauge),
+        })
+    }
+
+    /// Queues `event` on `queue` and returns its id there. When every queue's events together
+    /// then take more than `max_total_bytes`, the least recently used queues nobody waits on
+    /// go until they take at most nine tenths of it.
+    pub fn deliver(&self, queue: &EventQueue, event: &Arc<Event>) -> i64 {
+        let settings = self.settings();
+        let id = queue.push(Arc::clone(event), &settings);
+        if self.bytes_in_use() > settings.max_total_bytes {
+            let target = settings.max_total_bytes / 10 * 9;
+            let mut idle: Vec<(Timestamp, String)> = self
+                .queues
+                .iter()
+                .filter_map(|queue| Some((queue.idle_since()?, queue.id.clone())))
+                .collect();
+            idle.sort_unstable();
+            for (_, id) in idle {
+                if self.bytes_in_use() <= target {
+                    break;
+                }
+                self.remove(&id);
+            }
+        }
+        id
+    }
+
+    /// The bytes every queue's events take now (see `EventQueues::gauge`).
+    pub fn bytes_in_use(&self) -> usize {
+        self.gauge.load(Ordering::Relaxed)
     }
 
     /// The queue `id` if it exists and has not expired at `now`.
     pub fn get(&self, id: &str, now: Timestamp) -> Option<Arc<EventQueue>> {
         let queue = Arc::clone(&*self.queues.get(id)?);
         if queue.is_idle_past(now, self.settings().idle_timeout_seconds) {
-            self.queues.remove(id);
-            queue.mark_removed();
+            self.remove(id);
             return None;
         }
         Some(queue)
@@ -386,16 +565,19 @@ impl EventQueues {
         self.queues.is_empty()
     }
 
-    /// Removes every queue nobody waits on that has been idle past the timeout.
-    pub fn reclaim_idle(&self, now: Timestamp) {
+    /// Removes every queue nobody waits on that has been idle past the timeout; how many.
+    pub fn reclaim_idle(&self, now: Timestamp) -> usize {
         let seconds = self.settings().idle_timeout_seconds;
+        let mut reclaimed = 0;
         self.queues.retain(|_, queue| {
             let idle = queue.is_idle_past(now, seconds);
             if idle {
                 queue.mark_removed();
+                reclaimed += 1;
             }
             !idle
         });
+        reclaimed
     }
 
     /// Removes every queue (a reset).
@@ -482,39 +664,52 @@ pub fn publish_presence(
     }
     let legacy = LegacyPresence::of(row, reporter.date_joined);
     let modern = ModernPresence::of(row, reporter.date_joined);
-    let max_events = state.control.events.settings().max_events;
+    let events = &state.control.events;
+    // One event of each form, shared by the queues that get it.
+    let simplified = OnceCell::new();
+    let slim = OnceCell::new();
+    let full = OnceCell::new();
+    let legacy_event = |email: bool| {
+        let mut event = json!({"type": "presence", "user_id": reporter.user_id});
+        if email {
+            event["email"] = Value::from(reporter.email.clone());
+        }
+        event["server_timestamp"] = Value::from(now.unix_seconds_f64());
+        event["presence"] = json!({ WEBSITE: {
+            "client": WEBSITE,
+            "status": legacy.status.as_str(),
+            "timestamp": legacy.timestamp,
+            "pushable": false,
+        }});
+        events.event(into_map(event))
+    };
     // A queue past its idle timeout goes now rather than receive the event.
-    state.control.events.reclaim_idle(now);
-    for queue in state
-        .control
-        .events
-        .of_realm(realm_state.settings().subdomain.as_str())
-    {
+    events.reclaim_idle(now);
+    for queue in events.of_realm(realm_state.settings().subdomain.as_str()) {
         if !queue.options.presence || !recipients.contains(&queue.user_id) {
             continue;
         }
         let event = if queue.options.simplified_presence {
-            json!({
-                "type": "presence",
-                "presences": { reporter.user_id.to_string(): modern },
+            simplified.get_or_init(|| {
+                events.event(into_map(json!({
+                    "type": "presence",
+                    "presences": { reporter.user_id.to_string(): modern },
+                })))
             })
+        } else if queue.options.slim_presence {
+            slim.get_or_init(|| legacy_event(false))
         } else {
-            let mut event = json!({"type": "presence", "user_id": reporter.user_id});
-            if !queue.options.slim_presence {
-                event["email"] = Value::from(reporter.email.clone());
-            }
-            event["server_timestamp"] = Value::from(now.unix_seconds_f64());
-            event["presence"] = json!({ WEBSITE: {
-                "client": WEBSITE,
-                "status": legacy.status.as_str(),
-                "timestamp": legacy.timestamp,
-                "pushable": false,
-            }});
-            event
+            full.get_or_init(|| legacy_event(true))
         };
-        if let Value::Object(event) = event {
-            queue.push(event, max_events);
-        }
+        events.deliver(&queue, event);
+    }
+}
+
+/// The object in `value` (events are built with `json!` objects).
+fn into_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
     }
 }
 
@@ -535,7 +730,9 @@ pub fn publish_realm_user(
     let level = server.feature_level;
     let host = server.realm_host(&realm_state.settings().subdomain);
     let domain = fake_email_domain(&host, &server.fake_email_domain).to_owned();
-    let max_events = state.control.events.settings().max_events;
+    let events = &state.control.events;
+    // Equal events are shared by the queues that get them.
+    let mut made: Vec<(Value, Arc<Event>)> = Vec::new();
     let format = Format {
         level,
         client_gravatar: false,
@@ -549,12 +746,8 @@ pub fn publish_realm_user(
         }
         person
     };
-    state.control.events.reclaim_idle(state.clock.now());
-    for queue in state
-        .control
-        .events
-        .of_realm(realm_state.settings().subdomain.as_str())
-    {
+    events.reclaim_idle(state.clock.now());
+    for queue in events.of_realm(realm_state.settings().subdomain.as_str()) {
         if !queue.options.realm_user {
             continue;
         }
@@ -564,7 +757,7 @@ pub fn publish_realm_user(
         let accessible = !level.has(USER_ACCESS_LIMIT)
             || crate::users::accessible_users(realm_state, viewer)
                 .is_none_or(|ids| ids.contains(&after.user_id));
-        let events: Vec<Value> = match before {
+        let bodies: Vec<Value> = match before {
             None if accessible => {
                 vec![json!({"type": "realm_user", "op": "add", "person": person_add(viewer)})]
             }
@@ -574,10 +767,16 @@ pub fn publish_realm_user(
             Some(_) if !accessible => Vec::new(),
             Some(before) => updates(before, after, level, &person_add(viewer)),
         };
-        for event in events {
-            if let Value::Object(event) = event {
-                queue.push(event, max_events);
-            }
+        for body in bodies {
+            let event = match made.iter().find(|(made, _)| *made == body) {
+                Some((_, event)) => Arc::clone(event),
+                None => {
+                    let event = events.event(into_map(body.clone()));
+                    made.push((body, Arc::clone(&event)));
+                    event
+                }
+            };
+            events.deliver(&queue, &event);
         }
     }
 }
@@ -624,10 +823,18 @@ mod tests {
         Timestamp::from_unix_seconds(seconds)
     }
 
-    fn event() -> Map<String, Value> {
-        let mut event = Map::new();
-        event.insert("type".to_owned(), Value::from("heartbeat"));
-        event
+    fn heartbeat(queues: &EventQueues) -> Arc<Event> {
+        let mut body = Map::new();
+        body.insert("type".to_owned(), Value::from("heartbeat"));
+        queues.event(body)
+    }
+
+    fn with(settings: EventSettings) -> EventQueues {
+        EventQueues::with_settings(settings)
+    }
+
+    fn ids(queue: &EventQueue) -> Vec<i64> {
+        queue.pending().iter().map(|event| event.id).collect()
     }
 
     #[test]
@@ -636,12 +843,12 @@ mod tests {
         let queue = queues
             .register("", 1, QueueOptions::default(), at(0))
             .unwrap();
-        assert_eq!(queue.push(event(), 10), 0);
-        assert_eq!(queue.push(event(), 10), 1);
+        assert_eq!(queues.deliver(&queue, &heartbeat(&queues)), 0);
+        assert_eq!(queues.deliver(&queue, &heartbeat(&queues)), 1);
         assert_eq!(queue.acknowledge(-1, at(1)), Ok(()));
-        assert_eq!(queue.pending().len(), 2);
+        assert_eq!(ids(&queue), [0, 1]);
         assert_eq!(queue.acknowledge(0, at(1)), Ok(()));
-        assert_eq!(queue.pending().len(), 1);
+        assert_eq!(ids(&queue), [1]);
         assert_eq!(
             queue.acknowledge(-1, at(1)),
             Err(AckError::AlreadyPruned { newest_pruned: 0 })
@@ -653,18 +860,159 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_prunes_its_oldest_events() {
+    fn an_event_is_written_with_its_queue_s_id_last() {
         let queues = EventQueues::default();
+        let first = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        let second = queues
+            .register("", 2, QueueOptions::default(), at(0))
+            .unwrap();
+        queues.deliver(&first, &heartbeat(&queues));
+        let shared = heartbeat(&queues);
+        queues.deliver(&first, &shared);
+        queues.deliver(&second, &shared);
+
+        let written = |queue: &EventQueue| serde_json::to_string(&queue.pending()).unwrap();
+        assert_eq!(
+            written(&first),
+            r#"[{"type":"heartbeat","id":0},{"type":"heartbeat","id":1}]"#
+        );
+        assert_eq!(written(&second), r#"[{"type":"heartbeat","id":0}]"#);
+    }
+
+    #[test]
+    fn a_full_queue_prunes_its_oldest_events() {
+        let queues = with(EventSettings {
+            max_events: 2,
+            ..EventSettings::default()
+        });
         let queue = queues
             .register("", 1, QueueOptions::default(), at(0))
             .unwrap();
         for _ in 0..3 {
-            queue.push(event(), 2);
+            queues.deliver(&queue, &heartbeat(&queues));
         }
-        assert_eq!(queue.pending().len(), 2);
+        assert_eq!(ids(&queue), [1, 2]);
         assert_eq!(
             queue.acknowledge(-1, at(0)),
             Err(AckError::AlreadyPruned { newest_pruned: 0 })
+        );
+    }
+
+    #[test]
+    fn a_queue_past_its_bytes_prunes_its_oldest_events_but_keeps_the_newest() {
+        // `{"type":"heartbeat"}` is 20 bytes.
+        let queues = with(EventSettings {
+            max_queue_bytes: 45,
+            ..EventSettings::default()
+        });
+        let queue = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        for _ in 0..3 {
+            queues.deliver(&queue, &heartbeat(&queues));
+        }
+        assert_eq!(ids(&queue), [1, 2]);
+
+        let tiny = with(EventSettings {
+            max_queue_bytes: 1,
+            ..EventSettings::default()
+        });
+        let queue = tiny
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        tiny.deliver(&queue, &heartbeat(&tiny));
+        tiny.deliver(&queue, &heartbeat(&tiny));
+        assert_eq!(ids(&queue), [1]);
+    }
+
+    #[test]
+    fn an_event_shared_by_many_queues_counts_once_and_each_place_counts_a_slot() {
+        let queues = EventQueues::default();
+        let all: Vec<_> = (0..10)
+            .map(|user| {
+                queues
+                    .register("", user, QueueOptions::default(), at(0))
+                    .unwrap()
+            })
+            .collect();
+        let event = heartbeat(&queues);
+        for queue in &all {
+            queues.deliver(queue, &event);
+        }
+        drop(event);
+        assert_eq!(queues.bytes_in_use(), 20 + 10 * EVENT_SLOT_BYTES);
+
+        for queue in &all[..9] {
+            queue.acknowledge(0, at(1)).unwrap();
+        }
+        assert_eq!(queues.bytes_in_use(), 20 + EVENT_SLOT_BYTES);
+        queues.clear();
+        assert_eq!(queues.bytes_in_use(), 0);
+    }
+
+    #[test]
+    fn past_the_total_bytes_the_least_recently_used_idle_queues_go() {
+        let queues = with(EventSettings {
+            max_total_bytes: 20 + 3 * EVENT_SLOT_BYTES,
+            ..EventSettings::default()
+        });
+        let all: Vec<_> = (0..4)
+            .map(|user| {
+                queues
+                    .register("", user, QueueOptions::default(), at(user as i64))
+                    .unwrap()
+            })
+            .collect();
+        let ticket = all[0].start_waiting();
+        let event = heartbeat(&queues);
+        for queue in &all {
+            queues.deliver(queue, &event);
+        }
+
+        // The oldest idle queues (users 1 and 2) went; the one waited on stayed.
+        let left: Vec<UserId> = queues.all().iter().map(|queue| queue.user_id).collect();
+        assert_eq!(left, [0, 3]);
+        assert!(all[1].is_removed() && all[2].is_removed());
+        assert_eq!(queues.bytes_in_use(), 20 + 2 * EVENT_SLOT_BYTES);
+        all[0].stop_waiting(ticket, at(5));
+    }
+
+    #[test]
+    fn past_a_user_s_queue_cap_their_least_recently_used_idle_queue_goes() {
+        let queues = with(EventSettings {
+            max_queues_per_user: 2,
+            ..EventSettings::default()
+        });
+        let first = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        let second = queues
+            .register("", 1, QueueOptions::default(), at(1))
+            .unwrap();
+        let other = queues
+            .register("", 2, QueueOptions::default(), at(2))
+            .unwrap();
+        first.acknowledge(-1, at(3)).unwrap();
+
+        queues
+            .register("", 1, QueueOptions::default(), at(4))
+            .unwrap();
+        assert!(second.is_removed());
+        assert!(!first.is_removed() && !other.is_removed());
+
+        // When every queue in the way is waited on, registering is refused.
+        let all = queues.all();
+        for queue in &all {
+            queue.start_waiting();
+        }
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            queues
+                .register("", 1, QueueOptions::default(), at(5))
+                .unwrap_err(),
+            TooManyQueues
         );
     }
 
@@ -676,6 +1024,23 @@ mod tests {
             .unwrap();
         assert!(queues.get(&queue.id, at(600)).is_some());
         assert!(queues.get(&queue.id, at(1_201)).is_none());
+    }
+
+    #[test]
+    fn a_queue_s_own_idle_timeout_stops_at_zulip_s_week() {
+        let queues = EventQueues::default();
+        let options = QueueOptions {
+            idle_timeout_seconds: Some(i64::MAX),
+            ..QueueOptions::default()
+        };
+        let queue = queues.register("", 1, options, at(0)).unwrap();
+        assert_eq!(queue.idle_timeout(600), i64::MAX);
+        assert!(queues
+            .get(&queue.id, at(MAX_QUEUE_TIMEOUT_SECONDS))
+            .is_some());
+        assert!(queues
+            .get(&queue.id, at(MAX_QUEUE_TIMEOUT_SECONDS + 1))
+            .is_none());
     }
 
     #[test]

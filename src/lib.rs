@@ -32,6 +32,7 @@ pub mod feature_level;
 pub mod fixtures;
 pub mod healthcheck;
 pub mod journal;
+pub mod memory;
 mod observe;
 pub mod params;
 pub mod presence;
@@ -185,14 +186,15 @@ pub async fn run(
 /// them, so an expired queue never receives an event and costs nothing for long.
 pub const QUEUE_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Deletes the queues idle past their timeout on the server clock, every
-/// `QUEUE_SWEEP_INTERVAL`.
+/// Every `QUEUE_SWEEP_INTERVAL`: deletes the queues idle past their timeout on the server
+/// clock, and gives the memory freed since the last time back to the system.
 async fn sweep_idle_queues(state: AppState) {
     let mut ticks = tokio::time::interval(QUEUE_SWEEP_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         state.control.events.reclaim_idle(state.clock.now());
+        crate::memory::give_back_later().await;
     }
 }
 

@@ -223,9 +223,9 @@ pub(super) async fn clear_requests(
     RawQuery(query): RawQuery,
 ) -> AdminResult<Json<Value>> {
     let (filter, _) = journal_query(query, &state)?;
-    Ok(Json(
-        json!({ "cleared": state.control.journal.clear(&filter) }),
-    ))
+    let cleared = state.control.journal.clear(&filter);
+    crate::memory::give_back_later().await;
+    Ok(Json(json!({ "cleared": cleared })))
 }
 
 /// `GET /__admin/faults`.
@@ -306,6 +306,20 @@ pub(super) async fn list_queues(State(state): State<AppState>) -> Json<Vec<Value
     Json(events.all().iter().map(|queue| queue.summary()).collect())
 }
 
+/// `GET /__admin/queues/usage`: how many queues and queued events there are, and the bytes
+/// they take against the bound.
+pub(super) async fn queue_usage(State(state): State<AppState>) -> Json<Value> {
+    let events = &state.control.events;
+    events.reclaim_idle(state.clock.now());
+    let settings = events.settings();
+    Json(json!({
+        "queues": events.len(),
+        "max_queues": settings.max_queues,
+        "bytes": events.bytes_in_use(),
+        "capacity_bytes": settings.max_total_bytes,
+    }))
+}
+
 fn queue_of(state: &AppState, id: &str) -> AdminResult<std::sync::Arc<EventQueue>> {
     state
         .control
@@ -344,8 +358,8 @@ pub(super) async fn inject_event(
         ));
     }
     event.remove("id");
-    let max_events = state.control.events.settings().max_events;
-    let event_id = queue.push(event, max_events);
+    let events = &state.control.events;
+    let event_id = events.deliver(&queue, &events.event(event));
     Ok((StatusCode::CREATED, Json(json!({ "id": event_id }))).into_response())
 }
 
@@ -358,7 +372,10 @@ pub(super) struct EventSettingsBody {
     heartbeat_max_seconds: f64,
     idle_queue_timeout_seconds: i64,
     max_queues: usize,
+    max_queues_per_user: usize,
     max_events_per_queue: usize,
+    max_bytes_per_queue: usize,
+    max_total_bytes: usize,
 }
 
 impl From<EventSettings> for EventSettingsBody {
@@ -369,7 +386,10 @@ impl From<EventSettings> for EventSettingsBody {
             heartbeat_max_seconds: settings.heartbeat_max.as_secs_f64(),
             idle_queue_timeout_seconds: settings.idle_timeout_seconds,
             max_queues: settings.max_queues,
+            max_queues_per_user: settings.max_queues_per_user,
             max_events_per_queue: settings.max_events,
+            max_bytes_per_queue: settings.max_queue_bytes,
+            max_total_bytes: settings.max_total_bytes,
         }
     }
 }
@@ -411,7 +431,10 @@ pub(super) async fn patch_event_settings(
         heartbeat_max: seconds(body.heartbeat_max_seconds, "heartbeat_max_seconds")?,
         idle_timeout_seconds: body.idle_queue_timeout_seconds.max(1),
         max_queues: body.max_queues.max(1),
+        max_queues_per_user: body.max_queues_per_user.max(1),
         max_events: body.max_events_per_queue.max(1),
+        max_queue_bytes: body.max_bytes_per_queue.max(1),
+        max_total_bytes: body.max_total_bytes.max(1),
     };
     if settings.heartbeat_min > settings.heartbeat_max {
         return Err(AdminError::BadRequest(

@@ -140,6 +140,7 @@ pub fn admin_router(access: &AdminAccess) -> Router<AppState> {
         )
         .route("/__admin/stubs/{id}", delete(stubs::delete_stub))
         .route("/__admin/queues", get(control::list_queues))
+        .route("/__admin/queues/usage", get(control::queue_usage))
         .route("/__admin/queues/{queue_id}", delete(control::delete_queue))
         .route(
             "/__admin/queues/{queue_id}/events",

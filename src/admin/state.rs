@@ -118,6 +118,7 @@ fn to_value(value: &impl Serialize) -> Value {
 /// `POST /__admin/reset`: everything back to the loaded fixture.
 pub(super) async fn reset(State(state): State<AppState>) -> Json<Value> {
     state.reset();
+    crate::memory::give_back_later().await;
     Json(json!({ "realms": summaries(&state) }))
 }
 
@@ -140,6 +141,7 @@ pub(super) async fn put_state(
 ) -> AdminResult<Json<Value>> {
     let fixture = Fixture::parse(BODY, text(&body)?)?;
     state.load(fixture, false);
+    crate::memory::give_back_later().await;
     Ok(Json(json!({ "realms": summaries(&state) })))
 }
 
@@ -357,6 +359,7 @@ pub(super) async fn delete_realm(
 ) -> AdminResult<StatusCode> {
     let subdomain = subdomain_from_segment(&segment);
     if state.store.remove_realm(&subdomain) {
+        crate::memory::give_back_later().await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AdminError::NotFound(format!(

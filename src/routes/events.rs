@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::AuthedUser;
 use crate::error::{ApiError, ApiResult};
-use crate::events::{jitter, AckError, EventQueue, QueueOptions};
+use crate::events::{jitter, AckError, EventQueue, QueueOptions, QueuedEvent};
 use crate::feature_level::{
     FeatureLevel, BILLING_ADMIN, BILLING_ADMIN_REMOVED, HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT,
     MODERATOR_INCLUDES_ADMINS, PRESENCE_LAST_UPDATE_ID, SERVER_PRESENCE_PARAMETERS,
@@ -463,7 +463,7 @@ fn client_capability(params: &RequestParams, name: &str) -> ApiResult<bool> {
 /// The events answer; `queue_id` when the answer came after waiting.
 #[derive(Debug, Serialize)]
 pub(super) struct EventsResponse {
-    events: Vec<Value>,
+    events: Vec<QueuedEvent>,
     #[serde(skip_serializing_if = "Option::is_none")]
     queue_id: Option<String>,
 }
@@ -561,7 +561,7 @@ pub(super) async fn get_events(
                 if heartbeat <= settings.longpoll_timeout {
                     let mut event = Map::new();
                     event.insert("type".to_owned(), Value::from("heartbeat"));
-                    queue.push(event, settings.max_events);
+                    events.deliver(&queue, &events.event(event));
                 }
                 break queue.pending();
             }

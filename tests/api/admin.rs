@@ -68,7 +68,7 @@ async fn every_operation_in_the_openapi_document_is_served() {
             );
         }
     }
-    assert_eq!(operations, 58);
+    assert_eq!(operations, 59);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use zulip_presence_mock::events::EventSettings;
+use zulip_presence_mock::events::{EventSettings, EVENT_SLOT_BYTES};
 
 use crate::helpers::*;
 
@@ -452,23 +452,35 @@ async fn the_admin_api_lists_drops_and_feeds_queues() {
             Some(json!({"type": "heartbeat"})),
         )
         .await;
+    let used = app.admin(Method::GET, "/__admin/queues/usage", None).await;
     let events = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=-1")).await;
     let dropped = app
         .admin(Method::DELETE, &format!("/__admin/queues/{queue}"), None)
         .await;
     let after = poll(&app, IAGO, &format!("queue_id={queue}&last_event_id=1")).await;
+    let freed = app.admin(Method::GET, "/__admin/queues/usage", None).await;
 
     listed.assert_admin(
         StatusCode::OK,
         json!([{
             "queue_id": queue, "realm": "", "user_id": 2, "event_types": ["presence"],
             "slim_presence": true, "simplified_presence_events": false,
-            "pending_events": 0, "next_event_id": 0, "waiting": false,
+            "pending_events": 0, "pending_bytes": 0, "next_event_id": 0, "waiting": false,
             "last_used": SERVER_TIMESTAMP,
         }]),
     );
     injected.assert_admin(StatusCode::CREATED, json!({"id": 0}));
     heartbeat.assert_admin(StatusCode::CREATED, json!({"id": 1}));
+    // `{"type":"custom","note":"from a test"}` and `{"type":"heartbeat"}`, with their places.
+    used.assert_admin(
+        StatusCode::OK,
+        json!({"queues": 1, "max_queues": 10_000,
+               "bytes": 38 + 20 + 2 * EVENT_SLOT_BYTES, "capacity_bytes": 64 * 1024 * 1024}),
+    );
+    freed.assert_admin(
+        StatusCode::OK,
+        json!({"queues": 0, "max_queues": 10_000, "bytes": 0, "capacity_bytes": 64 * 1024 * 1024}),
+    );
     assert_eq!(
         events.json(),
         events_body(json!([
@@ -509,7 +521,8 @@ async fn event_timings_change_through_the_admin_api_and_reset_restores_them() {
         StatusCode::OK,
         json!({"longpoll_timeout_seconds": 90.0, "heartbeat_min_seconds": 0.02,
                "heartbeat_max_seconds": 0.02, "idle_queue_timeout_seconds": 600,
-               "max_queues": 10_000, "max_events_per_queue": 1_000}),
+               "max_queues": 10_000, "max_queues_per_user": 1_000, "max_events_per_queue": 1_000,
+               "max_bytes_per_queue": 1_048_576, "max_total_bytes": 67_108_864}),
     );
     assert_eq!(
         beat.json()["events"],
@@ -572,18 +585,29 @@ async fn no_event_when_the_realm_has_presence_disabled_or_the_user_hides_it() {
 }
 
 #[tokio::test]
-async fn registering_past_the_queue_cap_is_refused() {
+async fn past_the_queue_cap_the_least_recently_used_idle_queue_goes_and_waited_on_ones_stay() {
     let app = TestApp::new();
     app.admin(
         Method::PATCH,
         "/__admin/events/settings",
-        Some(json!({"max_queues": 1})),
+        Some(json!({"max_queues": 1, "heartbeat_min_seconds": 0.3, "heartbeat_max_seconds": 0.3})),
     )
     .await;
-    queue_of(&app, IAGO, "").await;
+    let idle = queue_of(&app, IAGO, "").await;
 
-    let refused = register(&app, IAGO, "").await;
+    let newer = queue_of(&app, HAMLET, "").await;
+    let idle_polled = poll(&app, IAGO, &format!("queue_id={idle}&last_event_id=-1")).await;
+    let waiting = format!("queue_id={newer}&last_event_id=-1");
+    let (waited_on, refused) = tokio::join!(poll(&app, HAMLET, &waiting), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        register(&app, IAGO, "").await
+    });
 
+    idle_polled.assert_json(StatusCode::BAD_REQUEST, bad_queue(&idle), JSON);
+    assert_eq!(
+        waited_on.json()["events"],
+        json!([{"type": "heartbeat", "id": 0}])
+    );
     refused.assert_json(
         StatusCode::BAD_REQUEST,
         bad_request("Too many event queues on this server"),
@@ -634,6 +658,28 @@ async fn a_queue_may_ask_for_its_own_idle_timeout_from_481() {
     );
     assert_eq!(registered.json()["idle_queue_timeout_secs"], 30);
     expired.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
+}
+
+#[tokio::test]
+async fn a_queue_s_own_idle_timeout_stops_at_zulip_s_week() {
+    let app = TestApp::at_feature_level(481);
+    let week = 7 * 24 * 60 * 60;
+    let longest = register(&app, IAGO, "idle_queue_timeout=9223372036854775807").await;
+    let queue = longest.json()["queue_id"].as_str().unwrap().to_owned();
+    let query = format!("queue_id={queue}&last_event_id=-1");
+
+    app.advance(week);
+    let within = poll(&app, IAGO, &format!("{query}&dont_block=true")).await;
+    app.advance(week + 1);
+    let past = poll(&app, IAGO, &query).await;
+
+    assert_eq!(
+        longest.json()["idle_queue_timeout_secs"],
+        json!(9_223_372_036_854_775_807_i64)
+    );
+    assert_eq!(within.status, StatusCode::OK);
+    assert_eq!(within.json(), events_body(json!([])));
+    past.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
 
 #[tokio::test]
