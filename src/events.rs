@@ -192,6 +192,11 @@ impl EventQueue {
             let mut state = self.lock();
             let id = state.next_id;
             state.next_id += 1;
+            if self.is_removed() {
+                // Deleted meanwhile (by a bound, say, while an event went round): nobody
+                // will read it.
+                return id;
+            }
             state.bytes += event.bytes;
             state.events.push_back(QueuedEvent { id, event });
             self.gauge.fetch_add(EVENT_SLOT_BYTES, Ordering::Relaxed);
@@ -347,6 +352,14 @@ impl EventQueue {
     fn idle_since(&self) -> Option<Timestamp> {
         let state = self.lock();
         (!state.waiting).then_some(state.last_used)
+    }
+}
+
+impl Drop for EventQueue {
+    fn drop(&mut self) {
+        let places = self.lock().events.len();
+        self.gauge
+            .fetch_sub(places * EVENT_SLOT_BYTES, Ordering::Relaxed);
     }
 }
 
@@ -565,19 +578,16 @@ impl EventQueues {
         self.queues.is_empty()
     }
 
-    /// Removes every queue nobody waits on that has been idle past the timeout; how many.
-    pub fn reclaim_idle(&self, now: Timestamp) -> usize {
+    /// Removes every queue nobody waits on that has been idle past the timeout.
+    pub fn reclaim_idle(&self, now: Timestamp) {
         let seconds = self.settings().idle_timeout_seconds;
-        let mut reclaimed = 0;
         self.queues.retain(|_, queue| {
             let idle = queue.is_idle_past(now, seconds);
             if idle {
                 queue.mark_removed();
-                reclaimed += 1;
             }
             !idle
         });
-        reclaimed
     }
 
     /// Removes every queue (a reset).
@@ -949,6 +959,21 @@ mod tests {
         }
         assert_eq!(queues.bytes_in_use(), 20 + EVENT_SLOT_BYTES);
         queues.clear();
+        assert_eq!(queues.bytes_in_use(), 0);
+    }
+
+    #[test]
+    fn an_event_for_a_queue_deleted_meanwhile_takes_nothing() {
+        let queues = EventQueues::default();
+        let queue = queues
+            .register("", 1, QueueOptions::default(), at(0))
+            .unwrap();
+        queues.deliver(&queue, &heartbeat(&queues));
+        queues.remove(&queue.id);
+        assert_eq!(queues.bytes_in_use(), 0);
+
+        queues.deliver(&queue, &heartbeat(&queues));
+        assert!(queue.pending().is_empty());
         assert_eq!(queues.bytes_in_use(), 0);
     }
 
