@@ -9,10 +9,10 @@ use base64::Engine as _;
 use divan::Bencher;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use zulip_presence_mock::clock::{Clock, Timestamp};
-use zulip_presence_mock::fixtures::Fixture;
-use zulip_presence_mock::state::Options;
+use zulip_presence_mock::Fixture;
+use zulip_presence_mock::Options;
 use zulip_presence_mock::{build_app, App, AppState};
+use zulip_presence_mock::{Clock, Timestamp};
 
 const SIZES: &[usize] = &[10, 1_000, 10_000, 100_000];
 

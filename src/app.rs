@@ -1,4 +1,4 @@
-//! The whole application as one service: the fast path (`routes::fast_path`) for what clients
+//! The whole application as one service: the fast path (`zulip_api::fast_path`) for what clients
 //! poll most, the router for everything else, and one log line per request.
 
 use std::convert::Infallible;
@@ -14,12 +14,12 @@ use axum::http::{self, StatusCode};
 use axum::Router;
 use tracing::Level;
 
-use crate::response::AppBody;
-use crate::state::AppState;
-use crate::{admin, auth, internal_error_for_panic, routes};
+use crate::app_state::AppState;
+use crate::zulip_api::responses::AppBody;
+use crate::{internal_error_for_panic, test_control, zulip_api, zulip_api::authentication};
 
 /// The whole application as one service: a realm named in the path (`/__realm/<subdomain>/...`)
-/// is taken off first; then `routes::fast_path` answers what clients poll most, and the router
+/// is taken off first; then `zulip_api::fast_path` answers what clients poll most, and the router
 /// everything else. Each request is logged once, when its response is ready.
 #[derive(Clone)]
 pub struct App {
@@ -56,13 +56,13 @@ impl App {
         B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
-        let request = auth::strip_realm_prefix(request);
+        let request = authentication::strip_realm_prefix(request);
         // A fast answer is a success, logged at debug level only: most of the time there is
         // nothing to time.
         let fast_start = tracing::enabled!(Level::DEBUG).then(Instant::now);
         let fast = std::panic::catch_unwind(AssertUnwindSafe(|| {
             self.fast_path
-                .then(|| routes::fast_path(&self.state, &request))
+                .then(|| zulip_api::fast_path(&self.state, &request))
                 .flatten()
         }));
         match fast {
@@ -145,7 +145,7 @@ impl Future for AppFuture {
             }
             Answer::Routed(future) => match Pin::new(future).poll(cx) {
                 Poll::Ready(Ok(mut response)) => {
-                    crate::routes::strip_allow(&mut response);
+                    crate::zulip_api::strip_allow(&mut response);
                     response.map(AppBody::Routed)
                 }
                 Poll::Ready(Err(never)) => match never {},
@@ -208,7 +208,7 @@ impl RequestLog {
     }
 
     fn enabled_for<B>(request: &http::Request<B>) -> bool {
-        if request.uri().path() == admin::HEALTH_PATH {
+        if request.uri().path() == test_control::HEALTH_PATH {
             tracing::enabled!(Level::DEBUG)
         } else {
             tracing::enabled!(Level::INFO)
@@ -224,7 +224,7 @@ impl RequestLog {
             start,
             method: request.method().clone(),
             uri: request.uri().clone(),
-            health: request.uri().path() == admin::HEALTH_PATH,
+            health: request.uri().path() == test_control::HEALTH_PATH,
             admin_token,
         }
     }
@@ -237,7 +237,8 @@ impl RequestLog {
             health,
             admin_token,
         } = self;
-        let path = crate::journal::scrub_path(uri.path(), admin_token.as_deref());
+        let path =
+            crate::test_control::request_journal::scrub_path(uri.path(), admin_token.as_deref());
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         let status = status.as_u16();
         if status >= 400 && !health {

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::clock::ClockStart;
-use crate::events::EventSettings;
-use crate::feature_level::FeatureLevel;
-use crate::journal;
-use crate::rate_limit::RateRule;
-use crate::state::{AdminAccess, Limits, Options, RealmPresenceIgnoredParameters};
+use crate::app_state::{AdminAccess, Limits, Options, RealmPresenceIgnoredParameters};
+use crate::domain::clock::ClockStart;
+use crate::domain::event_queues::EventSettings;
+use crate::domain::feature_levels::FeatureLevel;
+use crate::domain::rate_limits::RateRule;
+use crate::test_control::request_journal;
 
 /// A mock Zulip server for the presence API.
 #[derive(Debug, Parser)]
@@ -130,7 +130,7 @@ pub struct Config {
 
     /// How many requests the request journal (/__admin/requests) keeps; the oldest go first.
     /// 0 records nothing.
-    #[arg(long, env = "ZULIP_MOCK_JOURNAL_SIZE", default_value_t = journal::DEFAULT_CAPACITY, value_name = "N")]
+    #[arg(long, env = "ZULIP_MOCK_JOURNAL_SIZE", default_value_t = request_journal::DEFAULT_CAPACITY, value_name = "N")]
     pub journal_size: usize,
 
     /// Rate limit every user as a rate-limited Zulip server does: `<requests>/<seconds>`, such

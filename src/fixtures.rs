@@ -9,21 +9,21 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{TimeSpec, Timestamp};
-use crate::feature_level::{self, FeatureLevel};
-use crate::store::{
+use crate::domain::clock::{TimeSpec, Timestamp};
+use crate::domain::feature_levels::{self, FeatureLevel};
+use crate::domain::store::{
     AccessAllUsersGroup, Avatar, Channel, ClientPresence, EmailVisibility, PresenceRow, Realm,
     RealmContents, RealmSettings, RealmState, Role, ServerSettings, Status, Store, SystemGroup,
     User, UserId,
 };
-use crate::stubs::{StubSpec, MAX_STUBS};
+use crate::test_control::stubs::{StubSpec, MAX_STUBS};
 use serde_json::{Map, Value};
 
 /// The default fixture, compiled into the binary.
 pub const DEFAULT_FIXTURE: &str = include_str!("../fixtures/default.json");
 
 /// How the built-in default fixture is named in messages.
-pub const DEFAULT_FIXTURE_NAME: &str = "built-in default fixture (fixtures/default.json)";
+pub(crate) const DEFAULT_FIXTURE_NAME: &str = "built-in default fixture (fixtures/default.json)";
 
 /// Why a fixture was refused: the file, the JSON path of the problem, and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub struct Fixture {
 /// The server-wide part of a fixture; also what the admin API shows and patches.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerFixture {
+pub(crate) struct ServerFixture {
     /// Default: the version of `feature_level` (`FeatureLevel::zulip_version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     zulip_version: Option<String>,
@@ -103,7 +103,7 @@ impl Default for ServerFixture {
 }
 
 fn default_feature_level() -> u32 {
-    feature_level::LATEST.0
+    feature_levels::LATEST.0
 }
 
 fn default_external_host() -> String {
@@ -113,7 +113,7 @@ fn default_external_host() -> String {
 /// One realm of a fixture; also what the admin API takes to create or replace a realm.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct RealmFixture {
+pub(crate) struct RealmFixture {
     pub(crate) subdomain: String,
     pub(crate) name: String,
     /// The rendered (HTML) description, as `/server_settings` sends it.
@@ -259,10 +259,10 @@ const MODELLED_REGISTER_KEYS: &[&str] = &[
 ];
 
 /// The fetch types whose `/register` state the mock builds itself.
-pub const MODELLED_FETCH_TYPES: &[&str] = &["presence", "realm_user"];
+pub(crate) const MODELLED_FETCH_TYPES: &[&str] = &["presence", "realm_user"];
 
 /// The largest `register_state` of a realm, serialised.
-pub const MAX_REGISTER_STATE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_REGISTER_STATE_BYTES: usize = 1024 * 1024;
 
 /// What Zulip shows for a realm without a description (rendered Markdown).
 fn default_description() -> String {
@@ -297,7 +297,7 @@ fn default_role() -> RoleFixture {
 /// One user of a realm fixture; also what the admin API takes to create a user.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct UserFixture {
+pub(crate) struct UserFixture {
     pub(crate) user_id: UserId,
     pub(crate) email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -359,7 +359,7 @@ fn default_date_joined() -> TimeSpec {
 /// A channel of a realm fixture; also what the admin API takes to create a channel.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChannelFixture {
+pub(crate) struct ChannelFixture {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) subscribers: Vec<UserId>,
@@ -371,7 +371,7 @@ pub struct ChannelFixture {
 /// A presence row of a realm fixture.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct PresenceFixture {
+pub(crate) struct PresenceFixture {
     pub(crate) user_id: UserId,
     #[serde(default)]
     pub(crate) last_connected_time: Option<TimeSpec>,
@@ -389,7 +389,7 @@ pub struct PresenceFixture {
 /// One client's report in a presence row (feature levels before 178).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClientFixture {
+pub(crate) struct ClientFixture {
     client: String,
     status: StatusFixture,
     timestamp: TimeSpec,
@@ -501,7 +501,7 @@ impl Fixture {
 
 impl ServerFixture {
     /// The server settings as a fixture.
-    pub fn export(server: &ServerSettings) -> Self {
+    pub(crate) fn export(server: &ServerSettings) -> Self {
         Self {
             zulip_version: Some(server.zulip_version.clone()),
             zulip_merge_base: Some(server.zulip_merge_base.clone()),
@@ -514,7 +514,7 @@ impl ServerFixture {
     }
 
     /// Parses and checks server settings JSON; `file` names it in errors.
-    pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
+    pub(crate) fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
         let server: Self = parse_json(file, text)?;
         server
             .check("$")
@@ -540,14 +540,14 @@ impl ServerFixture {
     }
 
     /// Makes the server one at `level`, with that level's version and merge base.
-    pub fn set_feature_level(&mut self, level: FeatureLevel) {
+    pub(crate) fn set_feature_level(&mut self, level: FeatureLevel) {
         self.feature_level = level.0;
         self.zulip_version = None;
         self.zulip_merge_base = None;
     }
 
     /// The settings this describes.
-    pub fn build(&self) -> ServerSettings {
+    pub(crate) fn build(&self) -> ServerSettings {
         let level = FeatureLevel(self.feature_level);
         let version = self
             .zulip_version
@@ -570,7 +570,7 @@ impl ServerFixture {
 
 /// Checks one stub; `at` is its JSON path.
 fn check_stub(stub: &StubSpec, at: &str) -> Result<(), Inconsistency> {
-    match stub.problem(crate::routes::serves) {
+    match stub.problem(crate::zulip_api::served_endpoints::serves) {
         Some(problem) => Err(Inconsistency::at(
             format!("{at}.{}", problem.field),
             problem.problem,
@@ -580,12 +580,12 @@ fn check_stub(stub: &StubSpec, at: &str) -> Result<(), Inconsistency> {
 }
 
 /// Checks one stub given on its own (the admin API); `file` names it in errors.
-pub fn check_stub_in(stub: &StubSpec, file: &str) -> Result<(), FixtureError> {
+pub(crate) fn check_stub_in(stub: &StubSpec, file: &str) -> Result<(), FixtureError> {
     check_stub(stub, "$").map_err(|inconsistency| inconsistency.in_file(file))
 }
 
 /// Parses `text` as a `T`, naming `file` and the JSON path of the first problem.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     file: &str,
     text: &str,
 ) -> Result<T, FixtureError> {
@@ -607,7 +607,7 @@ fn json_path(path: &serde_path_to_error::Path) -> String {
 
 impl RealmFixture {
     /// Parses and checks one realm's fixture JSON; `file` names it in errors.
-    pub fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
+    pub(crate) fn parse(file: &str, text: &str) -> Result<Self, FixtureError> {
         let realm: Self = parse_json(file, text)?;
         realm
             .check("$")
@@ -616,7 +616,7 @@ impl RealmFixture {
     }
 
     /// Checks this realm on its own; `at` is its JSON path in the document.
-    pub fn check_at(&self, file: &str, at: &str) -> Result<(), FixtureError> {
+    pub(crate) fn check_at(&self, file: &str, at: &str) -> Result<(), FixtureError> {
         self.check(at)
             .map_err(|inconsistency| inconsistency.in_file(file))
     }
@@ -624,7 +624,7 @@ impl RealmFixture {
     /// Removes `user_id` and every reference to them: subscriptions, direct-message groups
     /// (a group left with fewer than two members goes), pairs and their presence row. Whether
     /// they were a user of this realm.
-    pub fn remove_user(&mut self, user_id: UserId) -> bool {
+    pub(crate) fn remove_user(&mut self, user_id: UserId) -> bool {
         let before = self.users.len();
         self.users.retain(|user| user.user_id != user_id);
         if self.users.len() == before {
@@ -645,7 +645,7 @@ impl RealmFixture {
     }
 
     /// The realm as a fixture: every field explicit, times absolute, update ids kept.
-    pub fn export(state: &RealmState) -> Self {
+    pub(crate) fn export(state: &RealmState) -> Self {
         let RealmContents {
             settings,
             users,
@@ -900,12 +900,12 @@ impl RealmFixture {
     }
 
     /// The realm this fixture describes, with relative times resolved against `now`.
-    pub fn build(&self, now: Timestamp) -> Realm {
+    pub(crate) fn build(&self, now: Timestamp) -> Realm {
         Realm::new(RealmState::new(self.contents(now)))
     }
 
     /// What this fixture describes, with relative times resolved against `now`.
-    pub fn contents(&self, now: Timestamp) -> RealmContents {
+    pub(crate) fn contents(&self, now: Timestamp) -> RealmContents {
         let settings = RealmSettings {
             subdomain: self.subdomain.clone(),
             name: self.name.clone(),
@@ -1232,7 +1232,7 @@ impl UserFixture {
 
 impl PresenceFixture {
     /// A row as the fixture writes it: absolute times and its update id.
-    pub fn export(user_id: UserId, row: &PresenceRow) -> Self {
+    pub(crate) fn export(user_id: UserId, row: &PresenceRow) -> Self {
         Self {
             user_id,
             last_connected_time: row.last_connected_time.map(TimeSpec::Absolute),
@@ -1292,7 +1292,7 @@ impl Inconsistency {
 }
 
 /// Zulip's API keys are 32 characters of [A-Za-z0-9] (zerver/lib/users.py `generate_api_key`).
-pub fn is_valid_api_key(key: &str) -> bool {
+pub(crate) fn is_valid_api_key(key: &str) -> bool {
     key.len() == 32 && key.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::admin::HEALTH_PATH;
+use crate::test_control::HEALTH_PATH;
 
 /// How long the whole check may take.
 const TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,50 +1,46 @@
 //! zulip-presence-mock: a mock Zulip server for the presence API, answering exactly as a real
 //! Zulip server would for a state that a test controls.
 //!
-//! Layout:
-//! - `config`, `telemetry`: command line and logging (used by `main`).
-//! - `fixtures`: the fixture file format and its checks; seeds the `store`.
-//! - `store`: realms, users, shared channels and DMs, presence rows; no HTTP.
-//! - `clock`: the one clock every timestamp comes from.
-//! - `presence`: Zulip's presence rules as pure functions.
-//! - `feature_level`: the named API feature levels behaviour depends on.
-//! - `auth`: Zulip's Basic authentication and realm-by-Host selection.
-//! - `params`, `response`, `error`: request parameters, success and error bodies on the wire;
-//!   `cache`: serialised bodies kept until they may be stale.
-//! - `routes`: every Zulip endpoint in one list, and the fast path that answers the polled
-//!   request without the router; `admin`: the test-control API (`/__admin`).
-//! - `app`: the whole application as one service (the fast path or the router), and one log
-//!   line per request; `build_app` and the serve loop `run` are here.
-//! - `observe`: the layer around Zulip API requests that applies `faults`, the `rate_limit`
-//!   headers, and records the `journal`; `watch`: reloads a changed fixture file.
-//! - `healthcheck`: the `healthcheck` subcommand, for container health checks.
+//! The house has three rooms and a hall:
+//! - `domain`: what a Zulip server knows and decides (store, clock, presence rules, user
+//!   directory, feature levels, event queues, rate limits), with no HTTP in it;
+//! - `zulip_api`: Zulip's HTTP API (every endpoint in one list, the fast path, authentication,
+//!   parameters, responses and errors, the body cache, the journal layer);
+//! - `test_control`: the admin API (`/__admin`) and what it controls beside the domain (the
+//!   request journal, faults, stubs);
+//! - the hall: `config` and `telemetry` (command line, logging), `fixtures` (the fixture file
+//!   format, which seeds the store), `app_state` (what every request shares), `app` (the whole
+//!   application as one service), `fixture_watch`, `healthcheck`, `memory`; `build_app` and
+//!   the serve loop `run` are here.
+//!
+//! Modules are private: what tests, benchmarks, fuzz targets and `main` use is re-exported
+//! below, so the compiler sees dead code.
 
-pub mod admin;
 mod app;
-pub mod auth;
-pub mod cache;
-pub mod clock;
-pub mod config;
-pub mod error;
-pub mod events;
-pub mod faults;
-pub mod feature_level;
-pub mod fixtures;
-pub mod healthcheck;
-pub mod journal;
-pub mod memory;
-mod observe;
-pub mod params;
-pub mod presence;
-pub mod rate_limit;
-pub mod response;
-mod routes;
-pub mod state;
-pub mod store;
-pub mod stubs;
-pub mod telemetry;
-pub mod users;
-pub mod watch;
+mod app_state;
+mod config;
+mod domain;
+mod fixture_watch;
+mod fixtures;
+mod healthcheck;
+mod memory;
+mod telemetry;
+mod test_control;
+mod zulip_api;
+
+pub use app_state::{AdminAccess, AppState, Limits, Options, RealmPresenceIgnoredParameters};
+pub use config::{Command, Config};
+pub use domain::clock::{Clock, ClockMode, Timestamp};
+pub use domain::event_queues::{EventSettings, EVENT_SLOT_BYTES};
+pub use domain::rate_limits::RateRule;
+pub use domain::store::PresenceTimes;
+pub use fixture_watch::watch_fixture;
+pub use fixtures::{Fixture, FixtureError, DEFAULT_FIXTURE};
+pub use healthcheck::check as check_health;
+pub use telemetry::init_tracing;
+pub use test_control::request_journal::{PARAM_OVERHEAD, RECORD_OVERHEAD};
+pub use zulip_api::authentication::{authenticates, basic_credentials};
+pub use zulip_api::parameters::RequestParams;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -64,8 +60,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use app::{App, AppFuture};
-pub use response::AppBody;
-pub use state::AppState;
+pub use zulip_api::responses::AppBody;
 
 /// The largest request body accepted; larger ones get a 413 (README, "Differences from Zulip").
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -73,12 +68,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Builds the complete application. Tests call this and drive it with `oneshot`.
 pub fn build_app(state: AppState) -> App {
     // The fallback sits inside the journal's layer, so unserved requests are journalled too.
-    let routes = routes::api_router(&state)
-        .merge(admin::admin_router(&state.options.admin))
-        .fallback(routes::unserved)
+    let routes = zulip_api::api_router(&state)
+        .merge(test_control::admin_router(&state.options.admin))
+        .fallback(zulip_api::unserved)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            observe::observe,
+            zulip_api::journal_layer::observe,
         ));
     let router = with_middleware(routes)
         .layer(axum::middleware::from_fn_with_state(
@@ -98,11 +93,13 @@ async fn enforce_request_timeout(
 ) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => axum::response::IntoResponse::into_response(error::ApiError::Timeout),
+        Err(_) => {
+            axum::response::IntoResponse::into_response(zulip_api::api_errors::ApiError::Timeout)
+        }
     }
 }
 
-/// The layers every request passes through, around `routes` (outermost last).
+/// The layers every request passes through, around the routes (outermost last).
 fn with_middleware(routes: Router<AppState>) -> Router<AppState> {
     routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -229,9 +226,9 @@ fn internal_error_for_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     tracing::error!(panic = %detail, "a handler panicked");
-    response::json_bytes(
+    zulip_api::responses::json_bytes(
         StatusCode::INTERNAL_SERVER_ERROR,
-        response::INTERNAL_ERROR_BODY,
+        zulip_api::responses::INTERNAL_ERROR_BODY,
     )
 }
 
@@ -255,8 +252,8 @@ mod tests {
             .route("/ok", get(|| async { "fine" }));
         let state = AppState::new(
             fixtures::Fixture::default_fixture(),
-            clock::Clock::system(),
-            state::Options::default(),
+            Clock::system(),
+            Options::default(),
         );
         let request_timeout = state.options.limits.request_timeout;
         let app = with_middleware(routes)
@@ -264,9 +261,9 @@ mod tests {
                 move |request: Request, next: axum::middleware::Next| async move {
                     match tokio::time::timeout(request_timeout, next.run(request)).await {
                         Ok(response) => response,
-                        Err(_) => {
-                            axum::response::IntoResponse::into_response(error::ApiError::Timeout)
-                        }
+                        Err(_) => axum::response::IntoResponse::into_response(
+                            zulip_api::api_errors::ApiError::Timeout,
+                        ),
                     }
                 },
             ))

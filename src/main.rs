@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio::net::TcpListener;
-use zulip_presence_mock::config::{Command, Config};
-use zulip_presence_mock::fixtures::Fixture;
-use zulip_presence_mock::{healthcheck, run, telemetry, watch, AppState};
+use zulip_presence_mock::Fixture;
+use zulip_presence_mock::{check_health, init_tracing, run, watch_fixture, AppState};
+use zulip_presence_mock::{Command, Config};
 
 /// Exit status when the fixture is missing, unreadable, malformed or inconsistent.
 const EXIT_BAD_FIXTURE: u8 = 2;
@@ -17,7 +17,7 @@ const EXIT_SERVE_FAILED: u8 = 3;
 async fn main() -> ExitCode {
     let config = Config::parse();
     if let Some(Command::Healthcheck) = config.command {
-        return match healthcheck::check(config.bind) {
+        return match check_health(config.bind) {
             Ok(()) => ExitCode::SUCCESS,
             Err(problem) => {
                 eprintln!("zulip-presence-mock: unhealthy: {problem}");
@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    telemetry::init_tracing(config.log_format);
+    init_tracing(config.log_format);
 
     let fixture = match &config.fixtures {
         Some(path) => Fixture::load(path),
@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
     };
     let state = AppState::new(fixture, config.clock.start(), config.options());
     if let (true, Some(path)) = (config.watch, &config.fixtures) {
-        tokio::spawn(watch::watch_fixture(path.clone(), state.clone()));
+        tokio::spawn(watch_fixture(path.clone(), state.clone()));
     }
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,

@@ -8,7 +8,7 @@
 /// Returns the allocator's free pages to the system; whether any went back.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub fn give_back() -> bool {
+pub(crate) fn give_back() -> bool {
     // SAFETY: `malloc_trim` takes no pointer and may be called at any time; glibc locks each
     // arena while it trims it.
     unsafe { libc::malloc_trim(0) == 1 }
@@ -22,6 +22,6 @@ pub fn give_back() -> bool {
 
 /// `give_back` on a blocking thread: a large heap takes milliseconds to walk, which a runtime
 /// worker should not spend.
-pub async fn give_back_later() {
+pub(crate) async fn give_back_later() {
     let _ = tokio::task::spawn_blocking(give_back).await;
 }

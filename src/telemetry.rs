@@ -7,7 +7,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set: start-up, shutdown, warnings and failed requests.
-pub const DEFAULT_FILTER: &str = "zulip_presence_mock=info";
+pub(crate) const DEFAULT_FILTER: &str = "zulip_presence_mock=info";
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init_tracing(format: LogFormat) {

@@ -6,11 +6,11 @@ use std::sync::OnceLock;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use zulip_presence_mock::auth::{authenticate, basic_credentials, RequestSubdomain};
-use zulip_presence_mock::clock::Clock;
-use zulip_presence_mock::fixtures::Fixture;
-use zulip_presence_mock::state::Options;
 use zulip_presence_mock::AppState;
+use zulip_presence_mock::Clock;
+use zulip_presence_mock::Fixture;
+use zulip_presence_mock::Options;
+use zulip_presence_mock::{authenticates, basic_credentials};
 
 fn state() -> &'static AppState {
     static STATE: OnceLock<AppState> = OnceLock::new();
@@ -31,10 +31,6 @@ fuzz_target!(|data: &[u8]| {
     headers.insert(header::AUTHORIZATION, value);
     let _ = basic_credentials(&headers);
     for subdomain in ["", "lear", "nowhere"] {
-        let _ = authenticate(
-            &state().store,
-            &RequestSubdomain(subdomain.to_owned()),
-            &headers,
-        );
+        let _ = authenticates(state(), subdomain, &headers);
     }
 });

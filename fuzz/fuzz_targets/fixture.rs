@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zulip_presence_mock::clock::Timestamp;
-use zulip_presence_mock::fixtures::Fixture;
+use zulip_presence_mock::Fixture;
+use zulip_presence_mock::Timestamp;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::http::Request;
 use libfuzzer_sys::fuzz_target;
-use zulip_presence_mock::params::RequestParams;
+use zulip_presence_mock::RequestParams;
 
 fuzz_target!(|data: &[u8]| {
     // First byte: the content type; up to the first newline: the query string; the rest: body.

@@ -13,11 +13,11 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
-use zulip_presence_mock::clock::{Clock, Timestamp};
-use zulip_presence_mock::events::EventSettings;
-use zulip_presence_mock::fixtures::Fixture;
-use zulip_presence_mock::state::{AdminAccess, Options};
+use zulip_presence_mock::EventSettings;
+use zulip_presence_mock::Fixture;
 use zulip_presence_mock::{build_app, App, AppState};
+use zulip_presence_mock::{AdminAccess, Options};
+use zulip_presence_mock::{Clock, Timestamp};
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const HEADERS: [&str; 5] = [
@@ -38,7 +38,7 @@ fn app() -> &'static (App, tokio::runtime::Runtime) {
         };
         let state = AppState::new(Fixture::default_fixture(), clock, options);
         // A long-poll on a queue an earlier input registered must not wait for a heartbeat.
-        state.control.events.set_settings(EventSettings {
+        state.set_event_settings(EventSettings {
             longpoll_timeout: Duration::from_millis(1),
             heartbeat_min: Duration::from_millis(1),
             heartbeat_max: Duration::from_millis(1),

@@ -2,8 +2,8 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use zulip_presence_mock::fixtures::DEFAULT_FIXTURE;
-use zulip_presence_mock::journal::{PARAM_OVERHEAD, RECORD_OVERHEAD};
+use zulip_presence_mock::DEFAULT_FIXTURE;
+use zulip_presence_mock::{PARAM_OVERHEAD, RECORD_OVERHEAD};
 
 use crate::helpers::*;
 
@@ -326,7 +326,7 @@ async fn the_journal_filters_counts_and_clears_per_realm() {
 async fn a_full_journal_drops_the_oldest_requests() {
     let app = TestApp::with_options(
         &default_fixture_json(),
-        zulip_presence_mock::state::Options {
+        zulip_presence_mock::Options {
             journal_capacity: 2,
             ..Default::default()
         },
@@ -637,7 +637,7 @@ async fn a_reset_clears_faults_and_the_journal_and_numbers_both_from_one_again()
 async fn the_rate_limit_applies_with_the_journal_off() {
     let app = TestApp::with_options(
         &default_fixture_json(),
-        zulip_presence_mock::state::Options {
+        zulip_presence_mock::Options {
             journal_capacity: 0,
             rate_limit: Some("2/60".parse().unwrap()),
             ..Default::default()
@@ -661,8 +661,8 @@ async fn the_rate_limit_applies_with_the_journal_off() {
 async fn a_request_slower_than_the_request_timeout_gets_504() {
     let app = TestApp::with_options(
         &default_fixture_json(),
-        zulip_presence_mock::state::Options {
-            limits: zulip_presence_mock::state::Limits {
+        zulip_presence_mock::Options {
+            limits: zulip_presence_mock::Limits {
                 request_timeout: std::time::Duration::from_millis(50),
                 ..Default::default()
             },

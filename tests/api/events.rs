@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use zulip_presence_mock::events::{EventSettings, EVENT_SLOT_BYTES};
+use zulip_presence_mock::{EventSettings, EVENT_SLOT_BYTES};
 
 use crate::helpers::*;
 
@@ -136,7 +136,7 @@ async fn a_long_poll_returns_when_an_event_arrives_with_its_queue_id() {
 #[tokio::test]
 async fn a_long_poll_with_nothing_to_say_gets_a_heartbeat() {
     let app = TestApp::new();
-    app.state.control.events.set_settings(EventSettings {
+    app.state.set_event_settings(EventSettings {
         heartbeat_min: Duration::from_millis(30),
         heartbeat_max: Duration::from_millis(30),
         ..EventSettings::default()
@@ -803,12 +803,12 @@ async fn an_idle_queue_goes_at_the_next_event_or_clock_change_not_at_the_next_re
     // The clock moves past the idle timeout without the admin API: the queues stay until an
     // event would reach them.
     app.advance(601);
-    let before_event = app.state.control.events.len();
+    let before_event = app.state.event_queue_count();
     app.post_presence(HAMLET, "status=active").await;
-    let after_event = app.state.control.events.len();
+    let after_event = app.state.event_queue_count();
 
     queue_of(&app, IAGO, "").await;
-    let before_clock = app.state.control.events.len();
+    let before_clock = app.state.event_queue_count();
     let moved = app
         .admin(
             Method::POST,
@@ -816,7 +816,7 @@ async fn an_idle_queue_goes_at_the_next_event_or_clock_change_not_at_the_next_re
             Some(json!({"by": 601})),
         )
         .await;
-    let after_clock = app.state.control.events.len();
+    let after_clock = app.state.event_queue_count();
 
     assert_eq!((before_event, after_event), (2, 0));
     assert_eq!(moved.status, StatusCode::OK);

@@ -6,9 +6,9 @@ use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use zulip_presence_mock::journal::RECORD_OVERHEAD;
-use zulip_presence_mock::rate_limit::RateRule;
-use zulip_presence_mock::state::Options;
+use zulip_presence_mock::Options;
+use zulip_presence_mock::RateRule;
+use zulip_presence_mock::RECORD_OVERHEAD;
 
 use crate::helpers::*;
 

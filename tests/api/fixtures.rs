@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use zulip_presence_mock::fixtures::{Fixture, FixtureError};
+use zulip_presence_mock::{Fixture, FixtureError};
 
 use crate::helpers::{default_fixture_json, HAMLET};
 

@@ -7,11 +7,11 @@ use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use zulip_presence_mock::clock::{Clock, ClockMode, Timestamp};
-use zulip_presence_mock::fixtures::{Fixture, DEFAULT_FIXTURE};
-use zulip_presence_mock::state::{Options, RealmPresenceIgnoredParameters};
 use zulip_presence_mock::App;
 use zulip_presence_mock::{build_app, AppState};
+use zulip_presence_mock::{Clock, ClockMode, Timestamp};
+use zulip_presence_mock::{Fixture, DEFAULT_FIXTURE};
+use zulip_presence_mock::{Options, RealmPresenceIgnoredParameters};
 
 /// The frozen "now" of every test: 2023-11-14T22:13:20.25Z.
 pub const NOW_MICROS: i64 = 1_700_000_000_250_000;

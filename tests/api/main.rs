@@ -6,9 +6,9 @@
 mod admin;
 mod admin_control;
 mod admin_state;
+mod architecture;
 mod auth;
 mod cache;
-mod concurrency;
 mod events;
 mod fast_path;
 mod feature_level;

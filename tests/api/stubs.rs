@@ -295,8 +295,7 @@ fn a_fixture_with_a_bad_stub_is_refused_with_its_json_path() {
     fixture["stubs"] = json!([{"method": "GET", "path": "/api/v1/messages"},
                               {"method": "POST", "path": "/api/v1/register"}]);
 
-    let error =
-        zulip_presence_mock::fixtures::Fixture::parse("my.json", &fixture.to_string()).unwrap_err();
+    let error = zulip_presence_mock::Fixture::parse("my.json", &fixture.to_string()).unwrap_err();
 
     assert_eq!(
         error.to_string(),
