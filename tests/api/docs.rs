@@ -1,4 +1,7 @@
-//! README promises that tests keep true: its example fixture, its credentials, its curl line.
+//! What README and docs/ promise that tests keep true: README's quick-start curl line; the
+//! default fixture's credentials and the stubs example (docs/behaviour.md); the example fixture
+//! (docs/fixture-format.md); the admin flow script (docs/admin-api.md); the presence bot
+//! (docs/real-time-events.md).
 
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
@@ -6,12 +9,15 @@ use serde_json::Value;
 use crate::helpers::*;
 
 const README: &str = include_str!("../../README.md");
+const BEHAVIOUR: &str = include_str!("../../docs/behaviour.md");
+const FIXTURE_FORMAT: &str = include_str!("../../docs/fixture-format.md");
+const ADMIN_API: &str = include_str!("../../docs/admin-api.md");
+const REAL_TIME_EVENTS: &str = include_str!("../../docs/real-time-events.md");
 const EXAMPLE: &str = include_str!("../../fixtures/example.json");
 
-/// The first code block fenced as `language` after README's `<!-- {marker} -->` comment.
-fn readme_block(marker: &str, language: &str) -> &'static str {
-    README
-        .split(&format!("<!-- {marker} -->"))
+/// The first code block fenced as `language` after the `<!-- {marker} -->` comment of `doc`.
+fn block(doc: &'static str, marker: &str, language: &str) -> &'static str {
+    doc.split(&format!("<!-- {marker} -->"))
         .nth(1)
         .unwrap()
         .split(&format!("```{language}\n"))
@@ -23,17 +29,25 @@ fn readme_block(marker: &str, language: &str) -> &'static str {
 }
 
 #[test]
-fn the_readme_example_fixture_is_fixtures_example_json() {
-    let block = readme_block("example-fixture: fixtures/example.json", "json");
+fn the_fixture_format_example_is_fixtures_example_json() {
+    let block = block(
+        FIXTURE_FORMAT,
+        "example-fixture: fixtures/example.json",
+        "json",
+    );
 
-    let in_readme: Value = serde_json::from_str(block).unwrap();
+    let in_docs: Value = serde_json::from_str(block).unwrap();
     let in_file: Value = serde_json::from_str(EXAMPLE).unwrap();
-    assert_eq!(in_readme, in_file);
+    assert_eq!(in_docs, in_file);
 }
 
 #[test]
-fn the_readme_admin_flow_is_the_script_that_tests_run() {
-    let block = readme_block("admin-flow: tests/clients/admin-flow/flow.sh", "sh");
+fn the_admin_api_flow_is_the_script_that_tests_run() {
+    let block = block(
+        ADMIN_API,
+        "admin-flow: tests/clients/admin-flow/flow.sh",
+        "sh",
+    );
 
     assert_eq!(
         block,
@@ -42,8 +56,12 @@ fn the_readme_admin_flow_is_the_script_that_tests_run() {
 }
 
 #[test]
-fn the_readme_presence_bot_is_the_script_that_tests_run() {
-    let block = readme_block("presence-bot: tests/clients/bot/presence_bot.py", "python");
+fn the_real_time_events_presence_bot_is_the_script_that_tests_run() {
+    let block = block(
+        REAL_TIME_EVENTS,
+        "presence-bot: tests/clients/bot/presence_bot.py",
+        "python",
+    );
 
     assert_eq!(
         block,
@@ -51,9 +69,9 @@ fn the_readme_presence_bot_is_the_script_that_tests_run() {
     );
 }
 
-/// Every "| `email` ... | `key` |" row of README's credentials table.
-fn readme_credentials() -> Vec<(String, String, Option<String>)> {
-    README
+/// Every "| `email` ... | `key` |" row of the default fixture's credentials table.
+fn default_fixture_credentials() -> Vec<(String, String, Option<String>)> {
+    BEHAVIOUR
         .lines()
         .filter(|line| line.starts_with("| `") && line.contains('@'))
         .filter_map(|line| {
@@ -70,9 +88,9 @@ fn readme_credentials() -> Vec<(String, String, Option<String>)> {
 }
 
 #[tokio::test]
-async fn every_readme_credential_logs_in_to_the_default_fixture() {
+async fn every_default_fixture_credential_logs_in() {
     let app = TestApp::new();
-    let credentials = readme_credentials();
+    let credentials = default_fixture_credentials();
     assert_eq!(credentials.len(), 13);
     for (email, key, host) in credentials {
         let response = app
@@ -92,7 +110,7 @@ async fn every_readme_credential_logs_in_to_the_default_fixture() {
 }
 
 #[tokio::test]
-async fn the_quick_start_curl_line_works() {
+async fn the_readme_quick_start_curl_line_works() {
     let line = README
         .lines()
         .find(|l| l.starts_with("curl -u iago@zulip.com:"))
@@ -110,8 +128,8 @@ async fn the_quick_start_curl_line_works() {
 }
 
 #[tokio::test]
-async fn the_readme_stubs_load_and_answer() {
-    let block = readme_block("stubs-example", "json");
+async fn the_behaviour_stubs_example_loads_and_answers() {
+    let block = block(BEHAVIOUR, "stubs-example", "json");
     let mut fixture = default_fixture_json();
     fixture["stubs"] =
         serde_json::from_str::<Value>(&format!("{{{block}}}")).unwrap()["stubs"].clone();
