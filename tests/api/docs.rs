@@ -1,7 +1,7 @@
 //! What README and docs/ promise that tests keep true: README's quick-start curl line; the
 //! default fixture's credentials and the stubs example (docs/behaviour.md); the example fixture
-//! (docs/fixture-format.md); the admin flow script (docs/admin-api.md); the presence bot
-//! (docs/real-time-events.md).
+//! (docs/fixture-format.md); the admin flow script and the realm and user examples
+//! (docs/admin-api.md); the presence bot (docs/real-time-events.md).
 
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
@@ -152,4 +152,73 @@ async fn the_behaviour_stubs_example_loads_and_answers() {
         sent.json(),
         serde_json::json!({"result": "success", "msg": "", "id": 42, "automatic_new_visibility_policy": null})
     );
+}
+
+/// The `curl` examples of the admin API's table row that starts with `row`, in order.
+fn admin_examples(row: &str) -> Vec<&'static str> {
+    let line = ADMIN_API
+        .lines()
+        .find(|line| line.starts_with(&format!("| {row}")))
+        .unwrap_or_else(|| panic!("no row {row:?} in docs/admin-api.md"));
+    line.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| span.starts_with("curl "))
+        .collect()
+}
+
+/// Runs a `curl [-X METHOD] $M/__admin/... [-H "$J"] [-d 'JSON']` example on `app`.
+async fn run_admin_example(app: &TestApp, example: &str) -> TestResponse {
+    let (command, body) = match example.split_once(" -d '") {
+        Some((command, body)) => {
+            let body = body.strip_suffix('\'').unwrap();
+            (command, Some(serde_json::from_str::<Value>(body).unwrap()))
+        }
+        None => (example, None),
+    };
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let method = match words.iter().position(|word| *word == "-X") {
+        Some(at) => Method::from_bytes(words[at + 1].as_bytes()).unwrap(),
+        None => Method::GET,
+    };
+    let path = words
+        .iter()
+        .find_map(|word| word.strip_prefix("$M"))
+        .unwrap();
+    app.admin(method, path, body).await
+}
+
+async fn assert_examples_run(app: &TestApp, examples: &[&str]) {
+    for example in examples {
+        let response = run_admin_example(app, example).await;
+        assert!(
+            response.status.is_success(),
+            "{example}: {} {}",
+            response.status,
+            response.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_realm_creation_examples_run_as_written_one_after_the_other() {
+    let app = TestApp::new();
+    let from_fixture = admin_examples("create from a realm fixture");
+    let generated = admin_examples("create a generated realm");
+    assert_eq!((from_fixture.len(), generated.len()), (1, 1));
+
+    assert_examples_run(&app, &[from_fixture[0], generated[0]]).await;
+}
+
+#[tokio::test]
+async fn the_admin_api_user_examples_run_as_written_on_the_generated_realm() {
+    let app = TestApp::new();
+    let generated = admin_examples("create a generated realm");
+    let add = admin_examples("list users / add one");
+    let read_change_delete = admin_examples("read / change");
+    assert_eq!((add.len(), read_change_delete.len()), (2, 3));
+
+    assert_examples_run(&app, &generated).await;
+    assert_examples_run(&app, &add).await;
+    assert_examples_run(&app, &read_change_delete).await;
 }
