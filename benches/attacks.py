@@ -12,7 +12,7 @@ It prints the resident memory (VmRSS) before and after each, and fails when a bo
 crossed. Bounds are far above what a fixed server takes and far below what an unbounded one
 took (issue 21's figures), so a noisy machine does not make them flaky. No timing is checked.
 
-    python3 benches/attacks.py            # the figures in README
+    python3 benches/attacks.py            # the figures in CONTRIBUTING.md
     python3 benches/attacks.py --smoke    # smaller counts, as tests/run runs it
 """
 

@@ -15,8 +15,9 @@ use crate::test_control::request_journal::{self, Journal};
 use crate::test_control::stubs::Stubs;
 use crate::zulip_api::body_cache::RealmBodies;
 
-/// Whether `GET /realm/presence` lists unsupported parameters (see README, "Differences from
-/// Zulip"): the published documentation says it does; Zulip's source does not wrap that view.
+/// Whether `GET /realm/presence` lists unsupported parameters (see
+/// docs/differences-from-zulip.md): the published documentation says it does; Zulip's source
+/// does not wrap that view.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum RealmPresenceIgnoredParameters {
     /// As documented: listed in `ignored_parameters_unsupported` (feature level 167 and up).
@@ -38,7 +39,7 @@ pub enum AdminAccess {
     Disabled,
 }
 
-/// How much the server lets a client take (README, "Limits").
+/// How much the server lets a client take (docs/operations-and-limits.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Connections served at once; past it, new ones wait in the kernel's backlog.

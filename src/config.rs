@@ -59,7 +59,7 @@ pub struct Config {
 
     /// Whether GET /realm/presence lists unsupported parameters in
     /// `ignored_parameters_unsupported` as Zulip documents (listed), or leaves the field out as
-    /// Zulip's source does for this view (omitted). See README, "Differences from Zulip".
+    /// Zulip's source does for this view (omitted). See docs/differences-from-zulip.md.
     #[arg(
         long,
         env = "ZULIP_MOCK_REALM_PRESENCE_IGNORED_PARAMETERS",
@@ -70,7 +70,7 @@ pub struct Config {
 
     /// The Zulip API feature level to be (overriding the fixture's), with that level's
     /// zulip_version and zulip_merge_base: e.g. 185 is Zulip 7.0. Every versioned behaviour
-    /// follows it (README, "Feature levels").
+    /// follows it (docs/feature-levels.md).
     #[arg(long, env = "ZULIP_MOCK_FEATURE_LEVEL", value_name = "LEVEL", value_parser = parse_feature_level)]
     pub feature_level: Option<FeatureLevel>,
 

@@ -62,7 +62,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use app::{App, AppFuture};
 pub use zulip_api::responses::AppBody;
 
-/// The largest request body accepted; larger ones get a 413 (README, "Differences from Zulip").
+/// The largest request body accepted; larger ones get a 413 (docs/differences-from-zulip.md).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the complete application. Tests call this and drive it with `oneshot`.

@@ -1,5 +1,5 @@
 //! The test-control API under `/__admin`, a prefix no Zulip path can use: JSON in and out,
-//! documented in README and in the OpenAPI document served at `/__admin/openapi.json`. Only what
+//! documented in docs/admin-api.md and in the OpenAPI document served at `/__admin/openapi.json`. Only what
 //! a test harness or a container runtime calls lives here; what a Zulip client calls is in
 //! `zulip_api`.
 //!

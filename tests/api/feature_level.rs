@@ -1,5 +1,5 @@
 //! Every versioned behaviour at the level just below its threshold and at the threshold, with
-//! whole bodies (README, "Feature levels").
+//! whole bodies (docs/feature-levels.md).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A contract test's whole flow from HTTP alone, as README shows it: a realm of its own, presence,
-# a frozen clock, the real Python client, what it sent, an injected rate limit, clean-up.
+# A contract test's whole flow from HTTP alone, as docs/admin-api.md shows it: a realm of its own,
+# presence, a frozen clock, the real Python client, what it sent, an injected rate limit, clean-up.
 # MOCK is the server's base URL; PYTHON a Python with the zulip package.
 set -euo pipefail
 MOCK=${MOCK:-http://127.0.0.1:9991}

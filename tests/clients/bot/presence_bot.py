@@ -1,5 +1,5 @@
 """A bot that follows presence: it registers an event queue, long-polls it, and prints the
-first presence event (README, "Real-time presence"). Usage: presence_bot.py [SITE]"""
+first presence event (docs/real-time-events.md). Usage: presence_bot.py [SITE]"""
 import sys
 
 import zulip

@@ -24,7 +24,7 @@ BINARY = os.environ.get("ZULIP_MOCK_BIN", os.path.join(ROOT, "target", "release"
 # A server started elsewhere (e.g. a container) serving default_fixture_at(ZULIP_MOCK_NOW).
 EXTERNAL_SITE = os.environ.get("ZULIP_MOCK_SITE")
 NOW = int(os.environ.get("ZULIP_MOCK_NOW") or time.time())
-# The server's feature level (README, "Feature levels"), and what changes with it.
+# The server's feature level (docs/feature-levels.md), and what changes with it.
 LEVEL = int(os.environ.get("ZULIP_MOCK_FEATURE_LEVEL") or 509)
 VERSION = {160: "7.0-dev+git", 200: "8.0-dev+git", 509: "12.0-dev+git"}[LEVEL]
 LISTS_IGNORED_PARAMETERS = LEVEL >= 167

@@ -1,6 +1,7 @@
 """README's commands for a newcomer, run as written: `cargo run --release` (the server on its
-built-in default fixture at 127.0.0.1:9991), the two curl lines, and the Python and JavaScript
-client snippets. Each one's output is compared with the same request made here, exactly but
+built-in default fixture at 127.0.0.1:9991), the quick start's curl line, and the Python and
+JavaScript client snippets; and the second realm's curl line from docs/behaviour.md ("The
+default fixture"). Each one's output is compared with the same request made here, exactly but
 for `server_timestamp`, which is checked by rule. Run by tests/run with the virtual
 environment's Python (it has the `zulip` package) after `npm ci` in tests/clients/js."""
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 README = (ROOT / "README.md").read_text()
+BEHAVIOUR = (ROOT / "docs" / "behaviour.md").read_text()
 JS_DIR = ROOT / "tests" / "clients" / "js"
 BASE = "http://127.0.0.1:9991"
 
@@ -30,8 +32,8 @@ def block_after(text, language):
     return rest.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-def readme_line(prefix):
-    return next(line for line in README.splitlines() if line.startswith(prefix))
+def line_of(document, prefix):
+    return next(line for line in document.splitlines() if line.startswith(prefix))
 
 
 def get(path, credentials, host=None):
@@ -92,7 +94,7 @@ class ReadmeCommands(unittest.TestCase):
         self.assertEqual(got, expected)
 
     def test_the_quick_start_curl_line_prints_the_realm_presence(self):
-        line = readme_line("curl -u iago@zulip.com:")
+        line = line_of(README, "curl -u iago@zulip.com:")
 
         got = json.loads(run(["bash", "-c", line]))
 
@@ -101,8 +103,8 @@ class ReadmeCommands(unittest.TestCase):
         self.assertIn("hamlet@zulip.com", got["presences"])
         self.assert_same_presence(got, get("/api/v1/realm/presence", credentials))
 
-    def test_the_second_realm_curl_line_reaches_lear_by_its_host(self):
-        line = readme_line("curl -u king@lear.org:")
+    def test_the_behaviour_docs_second_realm_curl_line_reaches_lear_by_its_host(self):
+        line = line_of(BEHAVIOUR, "curl -u king@lear.org:")
 
         got = json.loads(run(["bash", "-c", line]))
 
