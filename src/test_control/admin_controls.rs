@@ -1,7 +1,7 @@
 //! Admin endpoints that control the server around the state: the clock, the request journal,
 //! injected faults and the rate limiter.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,10 @@ use time::OffsetDateTime;
 
 use std::time::Duration;
 
-use super::admin_io::{merge_patch, subdomain_from_segment, AdminError, AdminJson, BODY};
+use super::admin_io::{
+    merge_patch, subdomain_from_segment, AdminError, AdminJson, AdminPath, BodyKind, ControlBody,
+    FaultBody, BODY,
+};
 use crate::app_state::AppState;
 use crate::domain::clock::{ClockMode, TimeSpec, Timestamp};
 use crate::domain::event_queues::{EventQueue, EventSettings};
@@ -76,7 +79,7 @@ pub(super) struct FreezeBody {
 /// `POST /__admin/time/freeze`: stops the clock now, or at `at`.
 pub(super) async fn freeze_time(
     State(state): State<AppState>,
-    body: AdminJson<FreezeBody>,
+    body: AdminJson<FreezeBody, ControlBody>,
 ) -> Json<ClockView> {
     let now = state.clock.now();
     let at = body.0.unwrap_or_default().at.map_or(now, |at| at.at(now));
@@ -128,7 +131,7 @@ impl AdvanceBody {
 /// running, that far from real time.
 pub(super) async fn advance_time(
     State(state): State<AppState>,
-    body: AdminJson<AdvanceBody>,
+    body: AdminJson<AdvanceBody, ControlBody>,
 ) -> AdminResult<Json<ClockView>> {
     let by = body.required()?.micros()?;
     let mode = match state.clock.mode() {
@@ -237,11 +240,11 @@ pub(super) async fn list_faults(State(state): State<AppState>) -> Json<Vec<Fault
 /// applies to it.
 pub(super) async fn add_fault(
     State(state): State<AppState>,
-    spec: AdminJson<FaultSpec>,
+    spec: AdminJson<FaultSpec, FaultBody>,
 ) -> AdminResult<Response> {
     let spec = spec.required()?;
     if let Some(problem) = spec.problem() {
-        return Err(AdminError::BadRequest(problem));
+        return Err(AdminError::InvalidFault(problem));
     }
     Ok((StatusCode::CREATED, Json(state.control.faults.add(spec))).into_response())
 }
@@ -254,7 +257,7 @@ pub(super) async fn clear_faults(State(state): State<AppState>) -> Json<Value> {
 /// `DELETE /__admin/faults/{id}`.
 pub(super) async fn delete_fault(
     State(state): State<AppState>,
-    Path(id): Path<u64>,
+    AdminPath(id): AdminPath<u64>,
 ) -> AdminResult<StatusCode> {
     if state.control.faults.remove(id) {
         Ok(StatusCode::NO_CONTENT)
@@ -281,7 +284,7 @@ pub(super) async fn get_rate_limit(State(state): State<AppState>) -> Json<RateLi
 /// as a rate-limited Zulip server does, with the headers on every authenticated response.
 pub(super) async fn put_rate_limit(
     State(state): State<AppState>,
-    rule: AdminJson<RateRule>,
+    rule: AdminJson<RateRule, ControlBody>,
 ) -> AdminResult<Json<RateLimitView>> {
     let rule = rule.required()?;
     if rule.requests == 0 || rule.window_seconds == 0 {
@@ -332,7 +335,7 @@ fn queue_of(state: &AppState, id: &str) -> AdminResult<std::sync::Arc<EventQueue
 /// `BAD_EVENT_QUEUE_ID` next and registers again).
 pub(super) async fn delete_queue(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
 ) -> AdminResult<StatusCode> {
     queue_of(&state, &id)?;
     state.control.events.remove(&id);
@@ -343,8 +346,8 @@ pub(super) async fn delete_queue(
 /// it gets the queue's next id. `{"type": "heartbeat"}` sends a heartbeat.
 pub(super) async fn inject_event(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    event: AdminJson<Value>,
+    AdminPath(id): AdminPath<String>,
+    event: AdminJson<Value, ControlBody>,
 ) -> AdminResult<Response> {
     let queue = queue_of(&state, &id)?;
     let Value::Object(mut event) = event.required()? else {
@@ -403,7 +406,7 @@ pub(super) async fn get_event_settings(State(state): State<AppState>) -> Json<Ev
 /// expired queue in a second.
 pub(super) async fn patch_event_settings(
     State(state): State<AppState>,
-    patch: AdminJson<Value>,
+    patch: AdminJson<Value, ControlBody>,
 ) -> AdminResult<Json<EventSettingsBody>> {
     let mut current =
         serde_json::to_value(EventSettingsBody::from(state.control.events.settings()))
@@ -415,7 +418,11 @@ pub(super) async fn patch_event_settings(
         ));
     }
     merge_patch(&mut current, patch);
-    let body: EventSettingsBody = parse_json(BODY, &current.to_string())?;
+    let body: EventSettingsBody =
+        parse_json(BODY, &current.to_string()).map_err(|error| AdminError::Invalid {
+            kind: BodyKind::Control,
+            error,
+        })?;
     let seconds = |value: f64, name: &str| {
         if value.is_finite() && value > 0.0 && value <= 3_600.0 {
             Ok(Duration::from_secs_f64(value))

@@ -3,7 +3,10 @@
 //! patches.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -19,9 +22,16 @@ use crate::zulip_api::authentication::ROOT_SEGMENT;
 pub(crate) enum AdminError {
     #[error("{0}")]
     BadRequest(String),
-    /// A fixture, or a change that would make the state invalid: with the JSON path.
+    /// A body that is not what the endpoint takes (a fixture, or a change that would make the
+    /// state invalid; a fault; a stub; a control setting): with the JSON path of the problem.
+    #[error("{error}")]
+    Invalid { kind: BodyKind, error: FixtureError },
+    /// A path segment of the wrong type (a user id that is not a number, say).
     #[error("{0}")]
-    InvalidFixture(FixtureError),
+    InvalidPath(String),
+    /// A fault that could not apply as asked (a delay too long, say).
+    #[error("{0}")]
+    InvalidFault(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -49,7 +59,9 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-            Self::InvalidFixture(_) => (StatusCode::BAD_REQUEST, "INVALID_FIXTURE"),
+            Self::Invalid { kind, .. } => (StatusCode::BAD_REQUEST, kind.code()),
+            Self::InvalidPath(_) => (StatusCode::BAD_REQUEST, "INVALID_PATH"),
+            Self::InvalidFault(_) => (StatusCode::BAD_REQUEST, BodyKind::Fault.code()),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
@@ -57,9 +69,10 @@ impl IntoResponse for AdminError {
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
         };
         let (path, problem) = match &self {
-            Self::InvalidFixture(FixtureError::Invalid { path, problem, .. }) => {
-                (Some(path.as_str()), Some(problem.as_str()))
-            }
+            Self::Invalid {
+                error: FixtureError::Invalid { path, problem, .. },
+                ..
+            } => (Some(path.as_str()), Some(problem.as_str())),
             _ => (None, None),
         };
         let mut response = crate::zulip_api::responses::json_response(
@@ -81,9 +94,80 @@ impl IntoResponse for AdminError {
     }
 }
 
+/// What a refused body was meant to be, which names its error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// A fixture or part of one (a realm, a user, a channel, presence...): `INVALID_FIXTURE`.
+    Fixture,
+    /// A fault: `INVALID_FAULT`.
+    Fault,
+    /// A stub, or a realm's `register_state`: `INVALID_STUB`.
+    Stub,
+    /// A control setting (the clock, the rate limit, event queue settings, an injected event):
+    /// `INVALID_REQUEST_BODY`.
+    Control,
+}
+
+impl BodyKind {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Fixture => "INVALID_FIXTURE",
+            Self::Fault => "INVALID_FAULT",
+            Self::Stub => "INVALID_STUB",
+            Self::Control => "INVALID_REQUEST_BODY",
+        }
+    }
+}
+
+/// A fixture problem: the state would not be valid.
 impl From<FixtureError> for AdminError {
-    fn from(err: FixtureError) -> Self {
-        Self::InvalidFixture(err)
+    fn from(error: FixtureError) -> Self {
+        Self::Invalid {
+            kind: BodyKind::Fixture,
+            error,
+        }
+    }
+}
+
+/// The body kinds, as types for `AdminJson`.
+pub(crate) trait Kind {
+    const KIND: BodyKind;
+}
+
+/// A fixture or part of one.
+pub(crate) enum FixturePart {}
+/// A fault.
+pub(crate) enum FaultBody {}
+/// A stub or `register_state`.
+pub(crate) enum StubBody {}
+/// A control setting.
+pub(crate) enum ControlBody {}
+
+impl Kind for FixturePart {
+    const KIND: BodyKind = BodyKind::Fixture;
+}
+impl Kind for FaultBody {
+    const KIND: BodyKind = BodyKind::Fault;
+}
+impl Kind for StubBody {
+    const KIND: BodyKind = BodyKind::Stub;
+}
+impl Kind for ControlBody {
+    const KIND: BodyKind = BodyKind::Control;
+}
+
+/// A path's parameters, refused in the admin API's error shape (`INVALID_PATH`) rather than
+/// axum's plain text.
+pub(crate) struct AdminPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AdminPath<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| AdminError::InvalidPath(rejection.body_text()))
     }
 }
 
@@ -108,24 +192,29 @@ impl FromRequest<AppState> for AdminBody {
     }
 }
 
-/// A JSON request body, parsed with the JSON path of any problem; an empty body is `None`.
-pub(crate) struct AdminJson<T>(pub Option<T>);
+/// A JSON request body of kind `K`, parsed with the JSON path of any problem; an empty body is
+/// `None`.
+pub(crate) struct AdminJson<T, K: Kind = FixturePart>(pub Option<T>, PhantomData<K>);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
+impl<T: DeserializeOwned, K: Kind> FromRequest<AppState> for AdminJson<T, K> {
     type Rejection = AdminError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AdminError> {
         let AdminBody(bytes) = AdminBody::from_request(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(None));
+            return Ok(Self(None, PhantomData));
         }
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| AdminError::BadRequest("the request body is not UTF-8".to_owned()))?;
-        Ok(Self(Some(parse_json(BODY, text)?)))
+        let value = parse_json(BODY, text).map_err(|error| AdminError::Invalid {
+            kind: K::KIND,
+            error,
+        })?;
+        Ok(Self(Some(value), PhantomData))
     }
 }
 
-impl<T> AdminJson<T> {
+impl<T, K: Kind> AdminJson<T, K> {
     /// The body, or an error saying it is required.
     pub(crate) fn required(self) -> Result<T, AdminError> {
         self.0

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::admin_io::{
     merge_patch, segment_of_subdomain, subdomain_from_segment, AdminBody, AdminError, AdminJson,
-    BODY,
+    AdminPath, BODY,
 };
 use crate::app_state::AppState;
 use crate::domain::clock::TimeSpec;
@@ -295,7 +295,7 @@ pub(super) async fn create_realm(
 /// `GET /__admin/realms/{realm}`: one realm as a fixture.
 pub(super) async fn get_realm(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<Json<RealmFixture>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(realm.read(RealmFixture::export)))
@@ -304,7 +304,7 @@ pub(super) async fn get_realm(
 /// `PUT /__admin/realms/{realm}`: replaces (or creates) one realm from a realm fixture.
 pub(super) async fn put_realm(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
     AdminBody(body): AdminBody,
 ) -> AdminResult<Response> {
     let subdomain = subdomain_from_segment(&segment);
@@ -335,7 +335,7 @@ pub(super) async fn put_realm(
 /// `name`, `presence_disabled`, `deactivated`, `can_access_all_users_group`...).
 pub(super) async fn patch_realm(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
     patch: AdminJson<Value>,
 ) -> AdminResult<Json<RealmFixture>> {
     let realm = realm_of(&state, &segment)?;
@@ -355,7 +355,7 @@ pub(super) async fn patch_realm(
 /// `DELETE /__admin/realms/{realm}`.
 pub(super) async fn delete_realm(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<StatusCode> {
     let subdomain = subdomain_from_segment(&segment);
     if state.store.remove_realm(&subdomain) {
@@ -371,7 +371,7 @@ pub(super) async fn delete_realm(
 /// `GET /__admin/realms/{realm}/users`.
 pub(super) async fn list_users(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<Json<Vec<UserFixture>>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(realm.read(RealmFixture::export).users))
@@ -384,7 +384,7 @@ fn no_user(user_id: UserId) -> AdminError {
 /// `POST /__admin/realms/{realm}/users`: adds a user (the fixture's user format).
 pub(super) async fn create_user(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
     user: AdminJson<UserFixture>,
 ) -> AdminResult<Response> {
     let realm = realm_of(&state, &segment)?;
@@ -426,7 +426,7 @@ fn find_user(realm: &Realm, user_id: UserId) -> AdminResult<UserFixture> {
 /// `GET /__admin/realms/{realm}/users/{user_id}`.
 pub(super) async fn get_user(
     State(state): State<AppState>,
-    Path((segment, user_id)): Path<(String, UserId)>,
+    AdminPath((segment, user_id)): AdminPath<(String, UserId)>,
 ) -> AdminResult<Json<UserFixture>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(find_user(&realm, user_id)?))
@@ -436,7 +436,7 @@ pub(super) async fn get_user(
 /// `is_active`, `presence_enabled`, `api_key`...).
 pub(super) async fn patch_user(
     State(state): State<AppState>,
-    Path((segment, user_id)): Path<(String, UserId)>,
+    AdminPath((segment, user_id)): AdminPath<(String, UserId)>,
     patch: AdminJson<Value>,
 ) -> AdminResult<Json<UserFixture>> {
     let realm = realm_of(&state, &segment)?;
@@ -473,7 +473,7 @@ pub(super) async fn patch_user(
 /// `DELETE /__admin/realms/{realm}/users/{user_id}`: the user and every reference to them.
 pub(super) async fn delete_user(
     State(state): State<AppState>,
-    Path((segment, user_id)): Path<(String, UserId)>,
+    AdminPath((segment, user_id)): AdminPath<(String, UserId)>,
 ) -> AdminResult<StatusCode> {
     let realm = realm_of(&state, &segment)?;
     edit_realm(&state, &realm, |fixture| {
@@ -488,7 +488,7 @@ pub(super) async fn delete_user(
 /// `GET /__admin/realms/{realm}/channels`.
 pub(super) async fn list_channels(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<Json<Vec<ChannelFixture>>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(realm.read(RealmFixture::export).channels))
@@ -497,7 +497,7 @@ pub(super) async fn list_channels(
 /// `POST /__admin/realms/{realm}/channels`: a channel with its subscribers.
 pub(super) async fn create_channel(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
     channel: AdminJson<ChannelFixture>,
 ) -> AdminResult<Response> {
     let realm = realm_of(&state, &segment)?;
@@ -534,7 +534,7 @@ fn channel_mut<'a>(
 /// `DELETE /__admin/realms/{realm}/channels/{channel}`.
 pub(super) async fn delete_channel(
     State(state): State<AppState>,
-    Path((segment, name)): Path<(String, String)>,
+    AdminPath((segment, name)): AdminPath<(String, String)>,
 ) -> AdminResult<StatusCode> {
     let realm = realm_of(&state, &segment)?;
     edit_realm(&state, &realm, |fixture| {
@@ -549,7 +549,7 @@ pub(super) async fn delete_channel(
 /// `PUT /__admin/realms/{realm}/channels/{channel}/subscribers/{user_id}`: subscribes a user.
 pub(super) async fn subscribe(
     State(state): State<AppState>,
-    Path((segment, name, user_id)): Path<(String, String, UserId)>,
+    AdminPath((segment, name, user_id)): AdminPath<(String, String, UserId)>,
 ) -> AdminResult<Json<ChannelFixture>> {
     let realm = realm_of(&state, &segment)?;
     edit_realm(&state, &realm, |fixture| {
@@ -566,7 +566,7 @@ pub(super) async fn subscribe(
 /// user, who becomes a former subscriber (an inactive subscription grants no access).
 pub(super) async fn unsubscribe(
     State(state): State<AppState>,
-    Path((segment, name, user_id)): Path<(String, String, UserId)>,
+    AdminPath((segment, name, user_id)): AdminPath<(String, String, UserId)>,
 ) -> AdminResult<Json<ChannelFixture>> {
     let realm = realm_of(&state, &segment)?;
     edit_realm(&state, &realm, |fixture| {
@@ -605,7 +605,7 @@ fn sorted(mut ids: Vec<UserId>) -> Vec<UserId> {
 /// `GET /__admin/realms/{realm}/direct_message_pairs`.
 pub(super) async fn list_pairs(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<Json<Vec<[UserId; 2]>>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(realm.read(RealmFixture::export).direct_message_pairs))
@@ -615,7 +615,7 @@ pub(super) async fn list_pairs(
 /// exchanged direct messages.
 pub(super) async fn create_pair(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
     pair: AdminJson<[UserId; 2]>,
 ) -> AdminResult<Response> {
     let realm = realm_of(&state, &segment)?;
@@ -640,7 +640,7 @@ pub(super) async fn create_pair(
 /// `DELETE /__admin/realms/{realm}/direct_message_pairs/{a},{b}`.
 pub(super) async fn delete_pair(
     State(state): State<AppState>,
-    Path((segment, users)): Path<(String, String)>,
+    AdminPath((segment, users)): AdminPath<(String, String)>,
 ) -> AdminResult<StatusCode> {
     remove_conversation(&state, &segment, &users, "direct-message pair", |fixture| {
         &mut fixture.direct_message_pairs
@@ -671,7 +671,7 @@ fn remove_conversation<T: AsRef<[UserId]>>(
 /// `GET /__admin/realms/{realm}/direct_message_groups`.
 pub(super) async fn list_groups(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<Json<Vec<Vec<UserId>>>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(realm.read(RealmFixture::export).direct_message_groups))
@@ -680,7 +680,7 @@ pub(super) async fn list_groups(
 /// `POST /__admin/realms/{realm}/direct_message_groups` with `[a, b, c, ...]`.
 pub(super) async fn create_group(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
     group: AdminJson<Vec<UserId>>,
 ) -> AdminResult<Response> {
     let realm = realm_of(&state, &segment)?;
@@ -710,7 +710,7 @@ pub(super) async fn create_group(
 /// `DELETE /__admin/realms/{realm}/direct_message_groups/{a},{b},{c}`.
 pub(super) async fn delete_group(
     State(state): State<AppState>,
-    Path((segment, users)): Path<(String, String)>,
+    AdminPath((segment, users)): AdminPath<(String, String)>,
 ) -> AdminResult<StatusCode> {
     remove_conversation(
         &state,
@@ -724,7 +724,7 @@ pub(super) async fn delete_group(
 /// `GET /__admin/realms/{realm}/presence`: every presence row, with its update id.
 pub(super) async fn list_presence(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    AdminPath(segment): AdminPath<String>,
 ) -> AdminResult<Json<Vec<PresenceFixture>>> {
     let realm = realm_of(&state, &segment)?;
     Ok(Json(realm.read(RealmFixture::export).presence))
@@ -744,7 +744,7 @@ pub(super) struct PresenceTimesBody {
 /// times against the server clock) as one change with the next update id, as a report would.
 pub(super) async fn put_presence(
     State(state): State<AppState>,
-    Path((segment, user_id)): Path<(String, UserId)>,
+    AdminPath((segment, user_id)): AdminPath<(String, UserId)>,
     body: AdminJson<PresenceTimesBody>,
 ) -> AdminResult<Json<PresenceFixture>> {
     let realm = realm_of(&state, &segment)?;
@@ -780,7 +780,7 @@ pub(super) async fn put_presence(
 /// `DELETE /__admin/realms/{realm}/presence/{user_id}`.
 pub(super) async fn delete_presence(
     State(state): State<AppState>,
-    Path((segment, user_id)): Path<(String, UserId)>,
+    AdminPath((segment, user_id)): AdminPath<(String, UserId)>,
 ) -> AdminResult<StatusCode> {
     let realm = realm_of(&state, &segment)?;
     if realm.remove_presence(user_id) {

@@ -34,7 +34,8 @@ pub(crate) fn admin_router(access: &AdminAccess) -> Router<AppState> {
     let open = Router::new()
         .route(HEALTH_PATH, get(get_health))
         .route("/__admin/ready", get(get_ready))
-        .route("/__admin/openapi.json", get(get_openapi));
+        .route("/__admin/openapi.json", get(get_openapi))
+        .method_not_allowed_fallback(method_not_allowed);
     if *access == AdminAccess::Disabled {
         return open;
     }

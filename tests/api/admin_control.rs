@@ -479,7 +479,7 @@ async fn faults_are_listed_removed_and_checked() {
     );
     invalid.assert_admin(
         StatusCode::BAD_REQUEST,
-        json!({"result": "error", "code": "BAD_REQUEST",
+        json!({"result": "error", "code": "INVALID_FAULT",
                "msg": "a fault does one of error, rate_limit or drop_connection, not several"}),
     );
     cleared.assert_admin(StatusCode::OK, json!({"removed": 1}));
@@ -750,6 +750,7 @@ async fn control_endpoints_refuse_bad_bodies_with_a_reason() {
                "msg": "requests and window_seconds must be 1 or more"}),
     );
     assert_eq!(bad_time.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_time.json()["code"], "INVALID_REQUEST_BODY");
     assert_eq!(bad_time.json()["path"], "$.at");
     no_by.assert_admin(
         StatusCode::BAD_REQUEST,
@@ -757,11 +758,11 @@ async fn control_endpoints_refuse_bad_bodies_with_a_reason() {
     );
     bad_status.assert_admin(
         StatusCode::BAD_REQUEST,
-        json!({"result": "error", "code": "BAD_REQUEST", "msg": "error.status must be 400 to 599, not 302"}),
+        json!({"result": "error", "code": "INVALID_FAULT", "msg": "error.status must be 400 to 599, not 302"}),
     );
     long_delay.assert_admin(
         StatusCode::BAD_REQUEST,
-        json!({"result": "error", "code": "BAD_REQUEST", "msg": "delay_ms must be at most 60000"}),
+        json!({"result": "error", "code": "INVALID_FAULT", "msg": "delay_ms must be at most 60000"}),
     );
 }
 
@@ -824,4 +825,88 @@ async fn an_entry_keeps_at_most_its_bounds_of_what_an_unauthenticated_client_sen
         listing["bytes"],
         json!(first_bytes + auth_failure.len() + second_bytes + note.len())
     );
+}
+
+#[tokio::test]
+async fn every_admin_refusal_has_the_one_error_shape_with_a_code_for_its_kind() {
+    let app = TestApp::new();
+    let error = |code: &str, msg: &str| json!({"result": "error", "code": code, "msg": msg});
+    let big = "x".repeat(2 * 1024 * 1024);
+
+    let user_path = app
+        .admin(Method::GET, "/__admin/realms/_root/users/abc", None)
+        .await;
+    let fault_path = app.admin(Method::DELETE, "/__admin/faults/xyz", None).await;
+    let health_post = app.admin(Method::POST, "/__admin/health", None).await;
+    let reset_get = app.admin(Method::GET, "/__admin/reset", None).await;
+    let too_large = app
+        .request(Method::PUT, "/__admin/state")
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(big)
+        .send()
+        .await;
+    let fault = app
+        .admin(
+            Method::POST,
+            "/__admin/faults",
+            Some(json!({"times": "twice"})),
+        )
+        .await;
+    let stub = app
+        .admin(Method::POST, "/__admin/stubs", Some(json!({"method": 7})))
+        .await;
+    let user = app
+        .admin(
+            Method::POST,
+            "/__admin/realms/_root/users",
+            Some(json!({"user_id": "nine"})),
+        )
+        .await;
+    let settings = app
+        .admin(
+            Method::PATCH,
+            "/__admin/events/settings",
+            Some(json!({"max_queues": "many"})),
+        )
+        .await;
+
+    user_path.assert_admin(
+        StatusCode::BAD_REQUEST,
+        error(
+            "INVALID_PATH",
+            "Invalid URL: Cannot parse value at index 1 with value `abc` to a `u64`",
+        ),
+    );
+    fault_path.assert_admin(
+        StatusCode::BAD_REQUEST,
+        error("INVALID_PATH", "Invalid URL: Cannot parse `xyz` to a `u64`"),
+    );
+    for (refused, allowed) in [(&health_post, "GET,HEAD"), (&reset_get, "POST")] {
+        assert_eq!(refused.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            refused.json(),
+            error("METHOD_NOT_ALLOWED", "Method Not Allowed")
+        );
+        assert_eq!(
+            refused.header_list(),
+            [
+                ("allow".to_owned(), allowed.to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned())
+            ]
+        );
+    }
+    too_large.assert_admin(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        error("PAYLOAD_TOO_LARGE", "Request body too large"),
+    );
+    for (refused, code, path) in [
+        (&fault, "INVALID_FAULT", "$.times"),
+        (&stub, "INVALID_STUB", "$.method"),
+        (&user, "INVALID_FIXTURE", "$.user_id"),
+        (&settings, "INVALID_REQUEST_BODY", "$.max_queues"),
+    ] {
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{code}");
+        assert_eq!(refused.json()["code"], code);
+        assert_eq!(refused.json()["path"], path, "{code}");
+    }
 }

@@ -275,7 +275,7 @@ async fn a_stub_may_not_shadow_what_the_mock_serves_or_leave_the_zulip_api() {
         StatusCode::BAD_REQUEST,
         json!({"result": "error",
                "msg": "request body: at $.path: GET /api/v1/users/{id} is served by the mock itself: a stub may not shadow it",
-               "code": "INVALID_FIXTURE", "path": "$.path",
+               "code": "INVALID_STUB", "path": "$.path",
                "problem": "GET /api/v1/users/{id} is served by the mock itself: a stub may not shadow it"}),
     );
     assert_eq!(outside.json()["path"], "$.path");
