@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use arc_swap::{ArcSwap, ArcSwapOption};
 use dashmap::DashMap;
 
 use crate::domain::clock::Timestamp;
@@ -582,7 +583,8 @@ struct Realms {
     count: AtomicUsize,
     /// The only realm, when there is exactly one (found on every request: iterating the map
     /// would lock its shards one by one). Set again after every addition and removal.
-    sole: RwLock<Option<Arc<Realm>>>,
+    sole: ArcSwapOption<Realm>,
+    finding_sole: Mutex<()>,
 }
 
 /// One whole server state. Replacing the state swaps the whole world at once, so no request
@@ -604,40 +606,29 @@ pub enum RealmConflict {
 /// every clone sees the same state.
 #[derive(Clone, Debug)]
 pub struct Store {
-    world: Arc<RwLock<Arc<World>>>,
+    world: Arc<ArcSwap<World>>,
 }
 
 impl Store {
     /// A store holding `realms` under `server`.
     pub fn new(server: ServerSettings, realms: Vec<Realm>) -> Self {
         Self {
-            world: Arc::new(RwLock::new(Arc::new(World::new(server, realms)))),
+            world: Arc::new(ArcSwap::from_pointee(World::new(server, realms))),
         }
     }
 
     fn world(&self) -> Arc<World> {
-        Arc::clone(
-            &self
-                .world
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        self.world.load_full()
     }
 
     /// `f` of the current world, without taking a reference to it (which would make both cores
     /// write its reference count on every request).
     fn read_world<T>(&self, f: impl FnOnce(&World) -> T) -> T {
-        f(&self
-            .world
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+        f(&self.world.load())
     }
 
     fn swap_world(&self, world: World) {
-        *self
-            .world
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(world);
+        self.world.store(Arc::new(world));
     }
 
     /// Replaces the whole state at once.
@@ -657,13 +648,10 @@ impl Store {
 
     /// Replaces the server-wide settings, keeping the realms.
     pub fn set_server(&self, server: ServerSettings) {
-        let mut guard = self
-            .world
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *guard = Arc::new(World {
-            server: Arc::new(server),
-            realms: Arc::clone(&guard.realms),
+        let server = Arc::new(server);
+        self.world.rcu(|world| World {
+            server: Arc::clone(&server),
+            realms: Arc::clone(&world.realms),
         });
     }
 
@@ -677,14 +665,7 @@ impl Store {
 
     /// The only realm, when the server has exactly one.
     pub fn sole_realm(&self) -> Option<Arc<Realm>> {
-        self.read_world(|world| {
-            world
-                .realms
-                .sole
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone()
-        })
+        self.read_world(|world| world.realms.sole.load_full())
     }
 
     /// Every realm, by subdomain.
@@ -764,18 +745,19 @@ impl Realms {
     /// Sets `sole` from the map as it is now. Concurrent changes each call this after theirs,
     /// under `sole`'s lock, so the last call leaves it right.
     fn find_sole(&self) {
-        let mut sole = self
-            .sole
-            .write()
+        // One finder at a time, so that the last change's answer is the one that stays.
+        let _finding = self
+            .finding_sole
+            .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *sole = if self.count.load(Ordering::Relaxed) == 1 {
+        self.sole.store(if self.count.load(Ordering::Relaxed) == 1 {
             self.by_subdomain
                 .iter()
                 .next()
                 .map(|realm| Arc::clone(&realm))
         } else {
             None
-        };
+        });
     }
 }
 

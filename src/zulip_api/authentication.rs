@@ -3,6 +3,7 @@
 //! status, message and header, checked in Zulip's order. Also picks the request's realm from
 //! its Host header (zerver/lib/subdomains.py).
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
@@ -360,16 +361,15 @@ fn login_redirect(path: &str) -> Response {
     response
 }
 
+/// What `url_escape` leaves as it is: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn url_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 /// The subdomain a request is for, from its Host header.

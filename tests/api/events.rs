@@ -113,7 +113,9 @@ async fn pings_and_idle_reports_send_no_event() {
     assert_no_events(&app, IAGO, &queue).await;
 }
 
-#[tokio::test]
+// On tokio's paused clock: time moves only when every task waits, so each step below
+// starts once the polls before it are waiting.
+#[tokio::test(start_paused = true)]
 async fn a_long_poll_returns_when_an_event_arrives_with_its_queue_id() {
     let app = TestApp::new();
     let queue = queue_of(&app, IAGO, "").await;
@@ -159,7 +161,9 @@ async fn a_long_poll_with_nothing_to_say_gets_a_heartbeat() {
     assert_eq!(acknowledged.json(), events_body(json!([])));
 }
 
-#[tokio::test]
+// On tokio's paused clock: time moves only when every task waits, so each step below
+// starts once the polls before it are waiting.
+#[tokio::test(start_paused = true)]
 async fn a_second_poll_ends_the_waiting_one() {
     let app = TestApp::new();
     let queue = queue_of(&app, IAGO, "").await;
@@ -547,7 +551,9 @@ async fn a_reset_deletes_every_queue() {
     after.assert_json(StatusCode::BAD_REQUEST, bad_queue(&queue), JSON);
 }
 
-#[tokio::test]
+// On tokio's paused clock: time moves only when every task waits, so each step below
+// starts once the polls before it are waiting.
+#[tokio::test(start_paused = true)]
 async fn a_queue_dropped_while_a_poll_waits_answers_it_with_bad_event_queue_id() {
     let app = TestApp::new();
     let queue = queue_of(&app, IAGO, "").await;
@@ -584,7 +590,9 @@ async fn no_event_when_the_realm_has_presence_disabled_or_the_user_hides_it() {
     }
 }
 
-#[tokio::test]
+// On tokio's paused clock: time moves only when every task waits, so each step below
+// starts once the polls before it are waiting.
+#[tokio::test(start_paused = true)]
 async fn past_the_queue_cap_the_least_recently_used_idle_queue_goes_and_waited_on_ones_stay() {
     let app = TestApp::new();
     app.admin(

@@ -15,6 +15,8 @@ struct Server {
     child: Child,
     addr: String,
     lines: mpsc::Receiver<String>,
+    /// When `kill` sent a signal.
+    killed_at: Option<Instant>,
 }
 
 impl Server {
@@ -46,6 +48,7 @@ impl Server {
             child,
             addr: String::new(),
             lines,
+            killed_at: None,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while server.addr.is_empty() {
@@ -86,6 +89,47 @@ impl Server {
         ))
     }
 
+    /// Waits up to 10 s until the JSON that `GET path` answers satisfies `ready`.
+    fn wait_until(&self, path: &str, ready: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready(&body_of(&self.request(&format!("GET {path} HTTP/1.1\r\n")))) {
+            assert!(
+                Instant::now() < deadline,
+                "{path} did not get ready in 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until `polls` long-polls wait on their queues.
+    fn wait_for_waiting_polls(&self, polls: usize) {
+        self.wait_until("/__admin/queues", |queues| {
+            queues.as_array().is_some_and(|queues| {
+                queues
+                    .iter()
+                    .filter(|queue| queue["waiting"] == true)
+                    .count()
+                    == polls
+            })
+        });
+    }
+
+    /// A connection the server has certainly accepted: one request answered on it, kept alive.
+    fn accepted_connection(&self) -> TcpStream {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(stream, "GET /__admin/health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let mut byte = [0u8];
+        while !answer.ends_with(br#"{"status":"ok"}"#) {
+            stream.read_exact(&mut byte).unwrap();
+            answer.push(byte[0]);
+        }
+        stream
+    }
+
     /// Waits up to 10 s for a printed line containing `text`.
     fn wait_for_line(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -107,12 +151,24 @@ impl Server {
 
     /// Sends `signal` (a `kill` option) and returns as `terminate` does.
     fn signal(mut self, signal: &str) -> (Option<i32>, Duration, Vec<String>) {
-        let started = Instant::now();
+        self.kill(signal);
+        self.wait_for_exit()
+    }
+
+    /// Sends `signal` (a `kill` option).
+    fn kill(&mut self, signal: &str) {
+        self.killed_at = Some(Instant::now());
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Waits up to 10 s for the server to exit; returns its exit code, how long it took since
+    /// `kill`, and what it printed.
+    fn wait_for_exit(mut self) -> (Option<i32>, Duration, Vec<String>) {
+        let started = self.killed_at.unwrap_or_else(Instant::now);
         let deadline = started + Duration::from_secs(10);
         let code = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -125,8 +181,15 @@ impl Server {
             std::thread::sleep(Duration::from_millis(10));
         };
         let elapsed = started.elapsed();
-        std::thread::sleep(Duration::from_millis(100));
-        let output = self.lines.try_iter().collect();
+        // Everything it printed: the readers stop at the end of its output.
+        let mut output = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            output.push(line);
+        }
         (code, elapsed, output)
     }
 }
@@ -624,7 +687,8 @@ fn sigterm_during_a_request_lets_it_finish_then_exits_0() {
             iago_authorization()
         ),
     );
-    std::thread::sleep(Duration::from_millis(200));
+    // The request has taken the one-time fault, which holds it for 700 ms.
+    server.wait_until("/__admin/faults", |faults| faults == &serde_json::json!([]));
 
     let (code, _, output) = server.terminate();
     let response = in_flight.join().unwrap();
@@ -683,8 +747,7 @@ fn past_the_connection_cap_a_client_waits_for_a_free_connection_instead_of_faili
         &[],
     );
     // The one connection allowed, held idle until the header timeout closes it.
-    let idle = TcpStream::connect(&server.addr).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    let idle = server.accepted_connection();
 
     let waiting = server.request("GET /__admin/health HTTP/1.1\r\n");
     server.terminate();
@@ -789,7 +852,7 @@ fn no_secret_reaches_the_log_the_journal_or_an_error() {
 fn shutdown_answers_a_waiting_long_poll_at_once() {
     let server = Server::start(&[], &[]);
     let waiting = long_poll_in_background(&server);
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_for_waiting_polls(1);
 
     let (code, elapsed, _) = server.terminate();
     let response = waiting.join().unwrap();
@@ -867,29 +930,33 @@ fn failed_requests_are_logged_at_the_default_level_and_every_request_at_debug() 
 
 #[test]
 fn shutdown_takes_seconds_whatever_the_connections_are_doing() {
-    let server = Server::start(&[], &[]);
+    let mut server = Server::start(&[], &[]);
     let addr = server.addr.clone();
     // Half a request head, and a body that stops short of its Content-Length: before, the
     // shutdown waited for their timeouts (30 s and 90 s).
-    let mut half_head = TcpStream::connect(&addr).unwrap();
+    let mut half_head = server.accepted_connection();
     write!(
         half_head,
         "GET /api/v1/realm/presence HTTP/1.1\r\nHost: x\r\n"
     )
     .unwrap();
-    let mut stalled_body = TcpStream::connect(&addr).unwrap();
+    let mut stalled_body = server.accepted_connection();
     write!(
         stalled_body,
         "POST /api/v1/users/me/presence HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nstatus=",
         iago_authorization()
     )
     .unwrap();
+    // No state shows that the server has read these bytes (it answers neither request), so
+    // this is the one wait left to the clock.
     std::thread::sleep(Duration::from_millis(300));
 
-    let stopping = std::thread::spawn(move || server.terminate());
-    std::thread::sleep(Duration::from_millis(500));
+    server.kill("-TERM");
+    // Printed once the grace period is over with both connections still open, before they
+    // are closed and the server exits.
+    server.wait_for_line("closing the connections still open");
     let during_grace = TcpStream::connect(&addr);
-    let (code, elapsed, _) = stopping.join().unwrap();
+    let (code, elapsed, _) = server.wait_for_exit();
 
     assert!(
         during_grace.is_err(),
@@ -908,7 +975,7 @@ fn waiting_long_polls_never_take_the_last_connection_from_the_health_check() {
     // Two places under the connection cap, both taken by long-polls that would wait 45 s.
     let server = Server::start(&["--max-connections", "2"], &[]);
     let polls: Vec<_> = (0..2).map(|_| long_poll_in_background(&server)).collect();
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_for_waiting_polls(2);
 
     // `request` gives up after 10 s; without the polls giving their places back, the health
     // check would wait in the backlog until a poll ends.
