@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -26,6 +27,8 @@ pub struct App {
     state: AppState,
     router: Router,
     fast_path: bool,
+    /// How many requests the fast path answered.
+    fast_answers: Arc<AtomicU64>,
     /// The admin token, which log lines must not show (shared only when one is set).
     admin_token: Option<Arc<str>>,
 }
@@ -38,7 +41,14 @@ impl App {
             state,
             router,
             fast_path: true,
+            fast_answers: Arc::default(),
         }
+    }
+
+    /// How many requests the fast path has answered (the rest went through the router): a
+    /// test checks that the polled request takes it.
+    pub fn fast_path_answers(&self) -> u64 {
+        self.fast_answers.load(Ordering::Relaxed)
     }
 
     /// The same application with every request going through the router, to compare the
@@ -66,12 +76,15 @@ impl App {
                 .flatten()
         }));
         match fast {
-            Ok(Some(response)) => AppFuture {
-                answer: Answer::Ready(Some(response.map(AppBody::OneFrame))),
-                log: fast_start.and_then(|start| {
-                    RequestLog::start_at(&request, start, self.admin_token.clone())
-                }),
-            },
+            Ok(Some(response)) => {
+                self.fast_answers.fetch_add(1, Ordering::Relaxed);
+                AppFuture {
+                    answer: Answer::Ready(Some(response.map(AppBody::OneFrame))),
+                    log: fast_start.and_then(|start| {
+                        RequestLog::start_at(&request, start, self.admin_token.clone())
+                    }),
+                }
+            }
             Ok(None) => {
                 let log = RequestLog::start(&request, self.admin_token.clone());
                 let request = request.map(axum::body::Body::new);

@@ -1,4 +1,4 @@
-//! The fast path (`routes::fast_path`) answers what clients poll without the router. For random
+//! The fast path (`zulip_api::fast_path`) answers what clients poll without the router. For random
 //! requests near it, the app answers and journals exactly what the app without its fast path
 //! does: the same status, headers, body bytes and journal entries.
 
@@ -269,5 +269,37 @@ async fn the_plain_poll_through_a_realm_prefix_is_answered_and_journalled_in_ful
             "bytes": RECORD_OVERHEAD + "/api/v1/realm/presence".len() + "ZulipMobile/27.0".len(),
             "capacity_bytes": 64 * 1024 * 1024,
         }),
+    );
+}
+
+#[tokio::test]
+async fn the_polled_request_takes_the_fast_path_and_every_other_the_router() {
+    let app = TestApp::new();
+
+    let polled = app.get_realm_presence(IAGO).await;
+    let taken = app.fast_path_answers();
+    let with_query = app
+        .request(Method::GET, "/api/v1/realm/presence?slim_presence=true")
+        .basic_auth(IAGO)
+        .send()
+        .await;
+    let limited_guest = app.get_realm_presence(POLONIUS).await;
+    app.admin(
+        Method::PUT,
+        "/__admin/rate_limit",
+        Some(json!({"requests": 100, "window_seconds": 60})),
+    )
+    .await;
+    let rate_limited = app.get_realm_presence(IAGO).await;
+
+    assert_eq!(polled.status, StatusCode::OK);
+    assert_eq!(taken, 1);
+    assert_eq!(with_query.status, StatusCode::OK);
+    assert_eq!(limited_guest.status, StatusCode::OK);
+    assert_eq!(rate_limited.status, StatusCode::OK);
+    assert_eq!(
+        app.fast_path_answers(),
+        1,
+        "only the first took the fast path"
     );
 }

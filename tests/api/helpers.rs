@@ -101,6 +101,11 @@ impl TestApp {
         }
     }
 
+    /// How many requests the fast path has answered.
+    pub fn fast_path_answers(&self) -> u64 {
+        self.service.fast_path_answers()
+    }
+
     /// The default fixture on a server at feature `level`, with that level's version.
     pub fn at_feature_level(level: u32) -> Self {
         Self::from_fixture_json(&default_fixture_at_feature_level(level))
