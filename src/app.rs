@@ -16,6 +16,7 @@ use axum::Router;
 use tracing::Level;
 
 use crate::app_state::AppState;
+use crate::zulip_api::authentication::RequestServer;
 use crate::zulip_api::responses::AppBody;
 use crate::{internal_error_for_panic, test_control, zulip_api, zulip_api::authentication};
 
@@ -87,7 +88,11 @@ impl App {
             }
             Ok(None) => {
                 let log = RequestLog::start(&request, self.admin_token.clone());
-                let request = request.map(axum::body::Body::new);
+                let mut request = request.map(axum::body::Body::new);
+                // One snapshot of the server's settings for the whole request.
+                request
+                    .extensions_mut()
+                    .insert(RequestServer(self.state.store.server()));
                 AppFuture {
                     answer: Answer::Routed(tower::Service::call(&mut self.router.clone(), request)),
                     log,

@@ -191,10 +191,7 @@ impl AppState {
 
     /// The presence access policy the server's settings give.
     pub fn access_policy(&self) -> AccessPolicy {
-        self.store.with_server(|server| AccessPolicy {
-            limits_presence: server.can_access_all_users_group_limits_presence,
-            feature_level: server.feature_level,
-        })
+        self.store.with_server(AccessPolicy::of)
     }
 
     /// The admin token, when one is set: no log line or journal entry may show it.

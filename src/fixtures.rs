@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::clock::{TimeSpec, Timestamp};
-use crate::domain::feature_levels::{self, FeatureLevel};
+use crate::domain::feature_levels::{self, Compat, FeatureLevel};
 use crate::domain::store::{
     AccessAllUsersGroup, Avatar, Channel, ClientPresence, EmailVisibility, PresenceRow, Realm,
     RealmContents, RealmSettings, RealmState, Role, ServerSettings, Status, Store, SystemGroup,
@@ -559,7 +559,8 @@ impl ServerFixture {
                 .clone()
                 .unwrap_or_else(|| version.clone()),
             zulip_version: version,
-            feature_level: FeatureLevel(self.feature_level),
+            feature_level: level,
+            compat: Compat::of(level),
             external_host: self.external_host.to_lowercase(),
             can_access_all_users_group_limits_presence: self
                 .can_access_all_users_group_limits_presence,

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use serde_json::json;
 
 use crate::domain::clock::Timestamp;
-use crate::domain::feature_levels::{FeatureLevel, ACTIVATION_IS_UPDATE, USER_ACCESS_LIMIT};
+use crate::domain::feature_levels::Compat;
 use crate::domain::presence_rules::{
     can_access, AccessPolicy, LegacyPresence, ModernPresence, WEBSITE,
 };
@@ -736,14 +736,14 @@ pub(crate) fn publish_realm_user(
     now: Timestamp,
 ) {
     let (before, after) = change;
-    let level = server.feature_level;
+    let compat = server.compat;
     let host = server.realm_host(&realm_state.settings().subdomain);
     let domain = fake_email_domain(&host, &server.fake_email_domain).to_owned();
     let events = queues;
     // Equal events are shared by the queues that get them.
     let mut made: Vec<(Value, Arc<Event>)> = Vec::new();
     let format = Format {
-        level,
+        compat,
         client_gravatar: false,
         include_custom_profile_fields: true,
     };
@@ -763,7 +763,7 @@ pub(crate) fn publish_realm_user(
         let Some(viewer) = realm_state.user(queue.user_id) else {
             continue;
         };
-        let accessible = !level.has(USER_ACCESS_LIMIT)
+        let accessible = !compat.user_access_limit
             || crate::domain::user_directory::accessible_users(realm_state, viewer)
                 .is_none_or(|ids| ids.contains(&after.user_id));
         let bodies: Vec<Value> = match before {
@@ -772,9 +772,9 @@ pub(crate) fn publish_realm_user(
             }
             None if queue.options.user_list_incomplete => Vec::new(),
             None => vec![json!({"type": "realm_user", "op": "add",
-                "person": inaccessible_user_object(after.user_id, &domain, level)})],
+                "person": inaccessible_user_object(after.user_id, &domain, compat)})],
             Some(_) if !accessible => Vec::new(),
-            Some(before) => updates(before, after, level, &person_add(viewer)),
+            Some(before) => updates(before, after, compat, &person_add(viewer)),
         };
         for body in bodies {
             let event = match made.iter().find(|(made, _)| *made == body) {
@@ -791,12 +791,7 @@ pub(crate) fn publish_realm_user(
 }
 
 /// The `update` (or, before feature level 222, `remove`/`add`) events for a changed user.
-fn updates(
-    before: &User,
-    after: &User,
-    level: FeatureLevel,
-    person: &Map<String, Value>,
-) -> Vec<Value> {
+fn updates(before: &User, after: &User, compat: Compat, person: &Map<String, Value>) -> Vec<Value> {
     let id = after.user_id;
     let update = |person: Value| json!({"type": "realm_user", "op": "update", "person": person});
     let mut events = Vec::new();
@@ -814,7 +809,7 @@ fn updates(
         ));
     }
     if before.is_active != after.is_active {
-        events.push(match (level.has(ACTIVATION_IS_UPDATE), after.is_active) {
+        events.push(match (compat.activation_is_update, after.is_active) {
             (true, active) => update(json!({"user_id": id, "is_active": active})),
             (false, false) => json!({"type": "realm_user", "op": "remove",
                 "person": {"email": after.email, "user_id": id, "full_name": after.full_name}}),

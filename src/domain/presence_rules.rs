@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use crate::domain::clock::Timestamp;
-use crate::domain::feature_levels::{
-    FeatureLevel, PRESENCE_ACCESS_LIMIT, SERVER_PRESENCE_PARAMETERS, USER_PRESENCE_BY_ID,
-};
+use crate::domain::feature_levels::Compat;
 use crate::domain::python_int::PyInt;
-use crate::domain::store::{ClientPresence, PresenceRow, PresenceTimes, RealmState, User, UserId};
+use crate::domain::store::{
+    ClientPresence, PresenceRow, PresenceTimes, RealmState, ServerSettings, User, UserId,
+};
 
 /// `PRESENCE_LEGACY_EVENT_OFFSET_FOR_ACTIVITY_SECONDS`: a user active this close to their last
 /// connection is "active", else "idle".
@@ -53,34 +53,25 @@ impl LegacyPresence {
 pub struct AccessPolicy {
     /// `CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE`.
     pub limits_presence: bool,
-    pub feature_level: FeatureLevel,
+    pub(crate) compat: Compat,
 }
 
 impl AccessPolicy {
+    /// The policy of a server with these settings.
+    pub(crate) fn of(server: &ServerSettings) -> Self {
+        Self {
+            limits_presence: server.can_access_all_users_group_limits_presence,
+            compat: server.compat,
+        }
+    }
+
     fn applies(self) -> bool {
-        self.limits_presence && self.feature_level.has(PRESENCE_ACCESS_LIMIT)
+        self.limits_presence && self.compat.presence_access_limit
     }
 }
 
 /// `PRESENCE_UPDATE_MIN_FREQ_SECONDS`: a report moves a time only when it is older than this.
 pub(crate) const UPDATE_MIN_FREQ_SECONDS: i64 = 55;
-
-/// `OFFLINE_THRESHOLD_SECS`: single-user presence says "offline" past this, from feature
-/// level 164 (Zulip PR #24429, which also published it as
-/// `server_presence_offline_threshold_seconds`).
-pub(crate) const OFFLINE_THRESHOLD_SECONDS: i64 = 200;
-
-/// `OFFLINE_THRESHOLD_SECS` before feature level 164 (`5 * 60` in zproject/default_settings.py).
-pub(crate) const OLD_OFFLINE_THRESHOLD_SECONDS: i64 = 300;
-
-/// The offline threshold of a server at `level`.
-pub(crate) fn offline_threshold_seconds(level: FeatureLevel) -> i64 {
-    if level.has(SERVER_PRESENCE_PARAMETERS) {
-        OFFLINE_THRESHOLD_SECONDS
-    } else {
-        OLD_OFFLINE_THRESHOLD_SECONDS
-    }
-}
 
 /// Before feature level 178 an Electron desktop app called itself "ZulipDesktop", which Zulip
 /// counted as the web app (zerver/actions/presence.py `consolidate_client`).
@@ -526,8 +517,7 @@ pub(crate) fn user_presence(
         .presence_row(target.user_id)
         .ok_or(UserPresenceError::NoPresenceData)?;
     let website = LegacyPresence::of(row, target.date_joined);
-    let offline =
-        now.unix_seconds() - website.timestamp > offline_threshold_seconds(policy.feature_level);
+    let offline = now.unix_seconds() - website.timestamp > policy.compat.offline_threshold_seconds;
     Ok(UserPresence {
         modern: ModernPresence::of(row, target.date_joined),
         website,
@@ -552,7 +542,7 @@ pub(crate) fn user_client_presence(
     let clients = clients_of(state, target);
     let newest = clients.last().ok_or(UserPresenceError::NoPresenceData)?;
     let offline = now.unix_seconds() - newest.timestamp.unix_seconds()
-        > offline_threshold_seconds(policy.feature_level);
+        > policy.compat.offline_threshold_seconds;
     let aggregated = if offline {
         "offline"
     } else {
@@ -570,7 +560,7 @@ fn presence_target<'a>(
     user_id_or_email: &str,
 ) -> Result<&'a User, UserPresenceError> {
     // Before feature level 43 the segment is always an email.
-    let as_id = match policy.feature_level.has(USER_PRESENCE_BY_ID) {
+    let as_id = match policy.compat.user_presence_by_id {
         true => python_int(user_id_or_email),
         false => None,
     };

@@ -14,7 +14,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use dashmap::DashMap;
 
 use crate::domain::clock::Timestamp;
-use crate::domain::feature_levels::FeatureLevel;
+use crate::domain::feature_levels::{Compat, FeatureLevel};
 
 /// A user's id, unique within the server.
 pub(crate) type UserId = u64;
@@ -549,6 +549,8 @@ pub struct ServerSettings {
     pub zulip_version: String,
     pub zulip_merge_base: String,
     pub feature_level: FeatureLevel,
+    /// What a server at `feature_level` does.
+    pub(crate) compat: Compat,
     /// `EXTERNAL_HOST`: `<subdomain>.<external_host>` selects a realm.
     pub external_host: String,
     /// `CAN_ACCESS_ALL_USERS_GROUP_LIMITS_PRESENCE`.

@@ -12,10 +12,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::domain::clock::Timestamp;
-use crate::domain::feature_levels::{
-    FeatureLevel, AVATAR_VERSION, BILLING_ADMIN, BILLING_ADMIN_REMOVED, DELIVERY_EMAIL_ALWAYS,
-    IMPORTED_STUB, OWNER_FLAG, ROLE_FIELD,
-};
+use crate::domain::feature_levels::Compat;
 use crate::domain::store::{
     AccessAllUsersGroup, Avatar, EmailVisibility, RealmState, Role, User, UserId,
 };
@@ -32,7 +29,7 @@ const MEDIUM_AVATAR_SIZE: u32 = 500;
 /// How a user object is written.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Format {
-    pub level: FeatureLevel,
+    pub compat: Compat,
     /// The client computes Gravatar URLs itself: they are `null` for users whose email is public.
     pub client_gravatar: bool,
     /// Whether humans carry `profile_data`.
@@ -123,28 +120,28 @@ pub(crate) fn avatar_source(user: &User) -> &'static str {
 
 /// The user object `viewer` gets for `target` (`format_user_row`), keys in Zulip's order.
 pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<String, Value> {
-    let level = format.level;
+    let compat = format.compat;
     let mut user = Map::new();
     let mut put = |key: &str, value: Value| {
         user.insert(key.to_owned(), value);
     };
     put("email", Value::from(target.email.clone()));
     put("user_id", Value::from(target.user_id));
-    if level.has(AVATAR_VERSION) {
+    if compat.avatar_version {
         put("avatar_version", Value::from(target.avatar_version));
     }
     put(
         "is_admin",
         Value::from(matches!(target.role, Role::Owner | Role::Admin)),
     );
-    if level.has(OWNER_FLAG) {
+    if compat.owner_flag {
         put("is_owner", Value::from(target.role == Role::Owner));
     }
     put("is_guest", Value::from(target.role == Role::Guest));
-    if level.has(BILLING_ADMIN) && !level.has(BILLING_ADMIN_REMOVED) {
+    if compat.user_is_billing_admin {
         put("is_billing_admin", Value::from(false));
     }
-    if level.has(ROLE_FIELD) {
+    if compat.role_field {
         put("role", Value::from(role_number(target.role)));
     }
     put("is_bot", Value::from(target.is_bot));
@@ -153,7 +150,7 @@ pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<S
     put("is_active", Value::from(target.is_active));
     put("date_joined", Value::from(date_joined(target.date_joined)));
     let visible = can_access_delivery_email(viewer, target);
-    if level.has(DELIVERY_EMAIL_ALWAYS) {
+    if compat.delivery_email_always {
         let delivery_email = if visible {
             Value::from(target.delivery_email.clone())
         } else {
@@ -163,7 +160,7 @@ pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<S
     } else if visible {
         put("delivery_email", Value::from(target.delivery_email.clone()));
     }
-    if level.has(IMPORTED_STUB) {
+    if compat.imported_stub {
         put("is_imported_stub", Value::from(target.is_imported_stub));
     }
     put(
@@ -186,7 +183,7 @@ pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<S
 pub(crate) fn inaccessible_user_object(
     user_id: UserId,
     fake_email_domain: &str,
-    level: FeatureLevel,
+    compat: Compat,
 ) -> Map<String, Value> {
     let mut user = Map::new();
     let mut put = |key: &str, value: Value| {
@@ -201,7 +198,7 @@ pub(crate) fn inaccessible_user_object(
     put("is_admin", Value::from(false));
     put("is_owner", Value::from(false));
     put("is_guest", Value::from(false));
-    if !level.has(BILLING_ADMIN_REMOVED) {
+    if !compat.billing_admin_removed {
         put("is_billing_admin", Value::from(false));
     }
     put("role", Value::from(role_number(Role::Member)));
@@ -213,7 +210,7 @@ pub(crate) fn inaccessible_user_object(
     put("delivery_email", Value::Null);
     put("avatar_url", Value::from(UNKNOWN_USER_AVATAR));
     put("profile_data", Value::Object(Map::new()));
-    if level.has(IMPORTED_STUB) {
+    if compat.imported_stub {
         put("is_imported_stub", Value::from(false));
     }
     user

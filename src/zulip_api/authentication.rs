@@ -16,8 +16,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use crate::app_state::AppState;
-use crate::domain::feature_levels::{DEACTIVATED_IS_UNAUTHORIZED, RATE_LIMIT_CODE};
-use crate::domain::store::{Account, Realm, Store, User};
+use crate::domain::store::{Account, Realm, ServerSettings, Store, User};
 use crate::fixtures::is_valid_api_key;
 use crate::test_control::request_journal::RequestNote;
 use crate::zulip_api::api_errors::ApiError;
@@ -30,6 +29,23 @@ use crate::zulip_api::api_errors::ApiError;
 pub(crate) struct AuthedUser {
     pub realm: Arc<Realm>,
     pub user: Arc<User>,
+    /// The server's settings as this request found them: one snapshot for the whole request,
+    /// so that an admin change meanwhile never mixes two feature levels in one answer.
+    pub server: Arc<ServerSettings>,
+}
+
+/// The server's settings for one request, taken once as it starts (`App` puts it in the
+/// request's extensions).
+#[derive(Clone, Debug)]
+pub(crate) struct RequestServer(pub Arc<ServerSettings>);
+
+/// The server's settings for the request with `extensions`: its snapshot, or (for a request
+/// that has none) the store's now.
+pub(crate) fn server_of(state: &AppState, extensions: &Extensions) -> Arc<ServerSettings> {
+    match extensions.get::<RequestServer>() {
+        Some(RequestServer(server)) => Arc::clone(server),
+        None => state.store.server(),
+    }
 }
 
 impl FromRequestParts<AppState> for AuthedUser {
@@ -47,8 +63,9 @@ impl FromRequestParts<AppState> for AuthedUser {
             }
             return Err(login_redirect(parts.uri.path()));
         }
-        let subdomain = request_subdomain(&state.store, headers, &parts.extensions);
-        let authed = match authenticate(&state.store, &subdomain, headers) {
+        let server = server_of(state, &parts.extensions);
+        let subdomain = request_subdomain(&state.store, &server, headers, &parts.extensions);
+        let authed = match authenticate(&state.store, &server, &subdomain, headers) {
             Ok(authed) => authed,
             Err(AuthFailure { error, reason }) => {
                 if let Some(note) = &note {
@@ -73,7 +90,7 @@ impl FromRequestParts<AppState> for AuthedUser {
             if let Some(retry_after) = outcome.retry_after {
                 let mut response = ApiError::RateLimited {
                     retry_after,
-                    with_code: state.store.server().feature_level.has(RATE_LIMIT_CODE),
+                    with_code: authed.server.compat.rate_limit_code,
                 }
                 .into_response();
                 crate::zulip_api::responses::put_rate_limit_headers(
@@ -109,6 +126,7 @@ impl AuthFailure {
 pub fn authenticates(state: &AppState, subdomain: &str, headers: &HeaderMap) -> bool {
     authenticate(
         &state.store,
+        &state.store.server(),
         &RequestSubdomain(subdomain.to_owned()),
         headers,
     )
@@ -118,6 +136,7 @@ pub fn authenticates(state: &AppState, subdomain: &str, headers: &HeaderMap) -> 
 /// Finds the user the request's credentials name, or the error Zulip sends instead.
 pub(crate) fn authenticate(
     store: &Store,
+    server: &Arc<ServerSettings>,
     subdomain: &RequestSubdomain,
     headers: &HeaderMap,
 ) -> Result<AuthedUser, AuthFailure> {
@@ -163,11 +182,7 @@ pub(crate) fn authenticate(
     };
     let deactivated = account.realm.read(|realm| realm.settings().deactivated);
     let deactivated_error = |msg: &'static str, code: &'static str| {
-        if store
-            .server()
-            .feature_level
-            .has(DEACTIVATED_IS_UNAUTHORIZED)
-        {
+        if server.compat.deactivated_is_unauthorized {
             ApiError::Unauthenticated(msg)
         } else {
             ApiError::Deactivated { msg, code }
@@ -210,6 +225,7 @@ pub(crate) fn authenticate(
     Ok(AuthedUser {
         realm: account.realm,
         user: account.user,
+        server: Arc::clone(server),
     })
 }
 
@@ -388,6 +404,7 @@ impl RequestSubdomain {
 /// realm's.
 pub(crate) fn request_subdomain(
     store: &Store,
+    server: &ServerSettings,
     headers: &HeaderMap,
     extensions: &Extensions,
 ) -> RequestSubdomain {
@@ -401,7 +418,7 @@ pub(crate) fn request_subdomain(
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    RequestSubdomain(subdomain_of_host(host, &store.server().external_host))
+    RequestSubdomain(subdomain_of_host(host, &server.external_host))
 }
 
 /// The path prefix that selects a realm without a Host header: `/__realm/<subdomain>`, with

@@ -15,14 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::app_state::AppState;
 use crate::domain::event_queues::{jitter, AckError, EventQueue, QueueOptions, QueuedEvent};
-use crate::domain::feature_levels::{
-    FeatureLevel, BILLING_ADMIN, BILLING_ADMIN_REMOVED, HISTORY_LIMIT_DAYS, IDLE_QUEUE_TIMEOUT,
-    MODERATOR_INCLUDES_ADMINS, PRESENCE_LAST_UPDATE_ID, SERVER_PRESENCE_PARAMETERS,
-    SIMPLIFIED_PRESENCE_EVENTS, USER_ACCESS_LIMIT, USER_LIST_INCOMPLETE, ZULIP_MERGE_BASE,
-};
-use crate::domain::presence_rules::{
-    history_window_fits, select_presence, PresenceQuery, OFFLINE_THRESHOLD_SECONDS,
-};
+use crate::domain::feature_levels::Compat;
+use crate::domain::presence_rules::{history_window_fits, select_presence, PresenceQuery};
 use crate::domain::python_int::PyInt;
 use crate::domain::store::{RealmState, Role, User};
 use crate::domain::user_directory::{
@@ -157,8 +151,8 @@ pub(super) async fn register(
     extensions: Extensions,
     params: RequestParams,
 ) -> ApiResult<Success<Map<String, Value>>> {
-    let server = state.store.server();
-    let level = server.feature_level;
+    let server = Arc::clone(&authed.server);
+    let compat = server.compat;
     // The view's parameters in its signature order (zerver/views/events_register.py), each
     // checked before the next: apply_markdown, client_gravatar, slim_presence, then
     // presence_history_limit_days (level 288), all_public_streams, include_subscribers,
@@ -166,22 +160,22 @@ pub(super) async fn register(
     params.json_bool("apply_markdown", false)?;
     let client_gravatar = params.json_bool("client_gravatar", false)?;
     let slim_presence = params.json_bool("slim_presence", false)?;
-    let history_limit_days = match level.has(HISTORY_LIMIT_DAYS) {
+    let history_limit_days = match compat.history_limit_days {
         true => params.json_int("presence_history_limit_days")?,
         false => None,
     };
     params.json_bool("all_public_streams", false)?;
     params.json_bool("include_subscribers", false)?;
-    let simplified = level.has(SIMPLIFIED_PRESENCE_EVENTS)
+    let simplified = compat.simplified_presence_events
         && client_capability(&params, "simplified_presence_events")?;
     let user_list_incomplete =
-        level.has(USER_LIST_INCOMPLETE) && client_capability(&params, "user_list_incomplete")?;
+        compat.user_list_incomplete && client_capability(&params, "user_list_incomplete")?;
     let types = event_types(&params, "event_types")?;
     let fetch_types = match event_types(&params, "fetch_event_types")? {
         Some(types) => Some(types),
         None => types.clone(),
     };
-    let idle_timeout = match level.has(IDLE_QUEUE_TIMEOUT) {
+    let idle_timeout = match compat.idle_queue_timeout {
         true => params.json_int("idle_queue_timeout")?,
         false => None,
     };
@@ -221,15 +215,11 @@ pub(super) async fn register(
     // Parameters newer than the server's level are not read: they are ignored and listed.
     let mut used = REGISTER_PARAMETERS.to_vec();
     used.extend(
-        level
-            .has(HISTORY_LIMIT_DAYS)
+        compat
+            .history_limit_days
             .then_some("presence_history_limit_days"),
     );
-    used.extend(
-        level
-            .has(IDLE_QUEUE_TIMEOUT)
-            .then_some("idle_queue_timeout"),
-    );
+    used.extend(compat.idle_queue_timeout.then_some("idle_queue_timeout"));
     let now = state.clock.now();
     let options = QueueOptions {
         presence: wants(&types, "presence"),
@@ -248,8 +238,8 @@ pub(super) async fn register(
     let mut body = Body::default();
     body.put("queue_id", queue.id.clone());
     body.put("zulip_version", server.zulip_version.clone());
-    body.put("zulip_feature_level", level.0);
-    if level.has(ZULIP_MERGE_BASE) {
+    body.put("zulip_feature_level", compat.level.0);
+    if compat.zulip_merge_base {
         body.put("zulip_merge_base", server.zulip_merge_base.clone());
     }
     let mut given_types: Vec<&str> = given
@@ -273,7 +263,7 @@ pub(super) async fn register(
                 {
                     return Err(ApiError::Internal);
                 }
-                let policy = state.access_policy();
+                let policy = crate::domain::presence_rules::AccessPolicy::of(&authed.server);
                 let query = PresenceQuery {
                     after_update_id: None,
                     history_limit_days: history_limit_days.as_ref().map(PyInt::saturating_i64),
@@ -291,7 +281,7 @@ pub(super) async fn register(
                         serde_json::to_value(legacy)
                     };
                     body.put("presences", presences.unwrap_or_default());
-                    if level.has(PRESENCE_LAST_UPDATE_ID) {
+                    if compat.presence_last_update_id {
                         body.put("presence_last_update_id", selection.last_update_id);
                     }
                 });
@@ -304,19 +294,19 @@ pub(super) async fn register(
                     state.control.events.settings().longpoll_timeout.as_secs(),
                 );
                 // The presence parameters came with feature level 164.
-                if level.has(SERVER_PRESENCE_PARAMETERS) {
+                if compat.server_presence_parameters {
                     body.put(
                         "server_presence_ping_interval_seconds",
                         PRESENCE_PING_INTERVAL_SECONDS,
                     );
                     body.put(
                         "server_presence_offline_threshold_seconds",
-                        OFFLINE_THRESHOLD_SECONDS,
+                        compat.offline_threshold_seconds,
                     );
                 }
             }
             "realm_user" => authed.realm.read(|realm| {
-                for (key, value) in own_user_state(realm, &authed.user, level) {
+                for (key, value) in own_user_state(realm, &authed.user, compat) {
                     body.0.insert(key, value);
                 }
             }),
@@ -334,7 +324,7 @@ pub(super) async fn register(
                 realm,
                 &authed.user,
                 Format {
-                    level,
+                    compat,
                     client_gravatar,
                     include_custom_profile_fields: true,
                 },
@@ -348,7 +338,7 @@ pub(super) async fn register(
         body.put_given(&given, "recent_private_conversations");
     }
     body.put("last_event_id", -1);
-    if level.has(IDLE_QUEUE_TIMEOUT) {
+    if compat.idle_queue_timeout {
         // The queue keeps the client's timeout as it came, a Python integer of any size.
         let seconds = match &idle_timeout {
             Some(client) if client.as_i64().is_none() => {
@@ -365,7 +355,7 @@ pub(super) async fn register(
 
 /// The requester's own keys of the `realm_user` state, after `cross_realm_bots` (the mock has
 /// no system bot realm: none).
-fn own_user_state(realm: &RealmState, me: &User, level: FeatureLevel) -> Map<String, Value> {
+fn own_user_state(realm: &RealmState, me: &User, compat: Compat) -> Map<String, Value> {
     let settings = realm.settings();
     let role = me.role;
     let private = settings.can_create_private_channel_group.contains(role);
@@ -396,13 +386,13 @@ fn own_user_state(realm: &RealmState, me: &User, level: FeatureLevel) -> Map<Str
         Value::from(matches!(role, Role::Owner | Role::Admin)),
     );
     put("is_owner", Value::from(role == Role::Owner));
-    let is_moderator = match level.has(MODERATOR_INCLUDES_ADMINS) {
+    let is_moderator = match compat.moderator_includes_admins {
         true => matches!(role, Role::Owner | Role::Admin | Role::Moderator),
         false => role == Role::Moderator,
     };
     put("is_moderator", Value::from(is_moderator));
     put("is_guest", Value::from(role == Role::Guest));
-    if level.has(BILLING_ADMIN) && !level.has(BILLING_ADMIN_REMOVED) {
+    if compat.user_is_billing_admin {
         put("is_billing_admin", Value::from(false));
     }
     put("user_id", Value::from(me.user_id));
@@ -423,15 +413,15 @@ fn realm_users(
     placeholder_domain: Option<&str>,
 ) -> (Vec<Value>, Vec<Value>) {
     let accessible = format
-        .level
-        .has(USER_ACCESS_LIMIT)
+        .compat
+        .user_access_limit
         .then(|| accessible_users(realm, viewer))
         .flatten();
     let (mut active, mut inactive) = (Vec::new(), Vec::new());
     for user in realm.users() {
         let mut object = match &accessible {
             Some(ids) if !ids.contains(&user.user_id) => match placeholder_domain {
-                Some(domain) => inaccessible_user_object(user.user_id, domain, format.level),
+                Some(domain) => inaccessible_user_object(user.user_id, domain, format.compat),
                 None => continue,
             },
             _ => user_object(user, viewer, format),

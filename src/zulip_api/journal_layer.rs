@@ -12,13 +12,15 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app_state::AppState;
 use crate::domain::clock::Timestamp;
-use crate::domain::feature_levels::RATE_LIMIT_CODE;
 use crate::domain::rate_limits::RateLimitHeaders;
+use crate::domain::store::ServerSettings;
 use crate::test_control::faults::{FaultAction, Hit, RequestFacts};
 use crate::test_control::request_journal::{parameters_object, scrub_path, Record, RequestNote};
 use crate::test_control::ADMIN_PREFIX;
 use crate::zulip_api::api_errors::ApiError;
-use crate::zulip_api::authentication::{authenticate, basic_credentials, request_subdomain};
+use crate::zulip_api::authentication::{
+    authenticate, basic_credentials, request_subdomain, server_of,
+};
 use crate::zulip_api::parameters::RequestParams;
 use crate::MAX_BODY_BYTES;
 
@@ -39,7 +41,8 @@ pub(crate) async fn observe(
     let note = RequestNote::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(note.clone());
-    let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
+    let server = server_of(&state, &parts.extensions);
+    let realm = request_subdomain(&state.store, &server, &parts.headers, &parts.extensions).0;
     let mut record = journal_on.then(|| {
         new_record(
             state.clock.now(),
@@ -90,7 +93,7 @@ pub(crate) async fn observe(
     if let Some(hit) = hit {
         fault = Some(hit.id);
         dropped = hit.action == FaultAction::DropConnection;
-        injected = injected_response(hit, &state).await;
+        injected = injected_response(hit, &state, &server).await;
         if injected.is_some() && record.is_some() {
             // The fault answered before authentication: name the user the credentials
             // belong to anyway, so a test sees whose request it was.
@@ -175,7 +178,11 @@ fn finish(
 }
 
 /// After its delay, what a fault answers instead of the route (`None`: serve normally).
-async fn injected_response(hit: Hit, state: &AppState) -> Option<Response> {
+async fn injected_response(
+    hit: Hit,
+    state: &AppState,
+    server: &ServerSettings,
+) -> Option<Response> {
     if hit.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(hit.delay_ms)).await;
     }
@@ -199,7 +206,7 @@ async fn injected_response(hit: Hit, state: &AppState) -> Option<Response> {
             let now = state.clock.now();
             let mut response = ApiError::RateLimited {
                 retry_after: limit.retry_after,
-                with_code: state.store.server().feature_level.has(RATE_LIMIT_CODE),
+                with_code: server.compat.rate_limit_code,
             }
             .into_response();
             let headers = RateLimitHeaders {
@@ -243,8 +250,9 @@ fn note_credentials(state: &AppState, parts: &Parts, note: &RequestNote) {
     if note.has_auth_outcome() {
         return;
     }
-    let subdomain = request_subdomain(&state.store, &parts.headers, &parts.extensions);
-    match authenticate(&state.store, &subdomain, &parts.headers) {
+    let server = server_of(state, &parts.extensions);
+    let subdomain = request_subdomain(&state.store, &server, &parts.headers, &parts.extensions);
+    match authenticate(&state.store, &server, &subdomain, &parts.headers) {
         Ok(authed) => note.authenticated(&authed.user),
         Err(failure) => note.auth_failed(failure.reason),
     }

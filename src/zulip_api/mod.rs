@@ -24,7 +24,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use crate::app_state::AppState;
-use crate::domain::feature_levels::SINGLE_CLIENT_PRESENCE;
+use crate::domain::presence_rules::AccessPolicy;
 use crate::test_control::request_journal::Record;
 use crate::zulip_api::api_errors::ApiError;
 use crate::zulip_api::authentication::{authenticate, request_subdomain};
@@ -118,12 +118,13 @@ pub(crate) fn fast_path<B>(
     {
         return None;
     }
-    let policy = state.access_policy();
-    if !policy.feature_level.has(SINGLE_CLIENT_PRESENCE) {
+    let server = state.store.server();
+    let policy = AccessPolicy::of(&server);
+    if !policy.compat.single_client_presence {
         return None;
     }
-    let subdomain = request_subdomain(&state.store, headers, request.extensions());
-    let authed = authenticate(&state.store, &subdomain, headers).ok()?;
+    let subdomain = request_subdomain(&state.store, &server, headers, request.extensions());
+    let authed = authenticate(&state.store, &server, &subdomain, headers).ok()?;
     let now = state.clock.now();
     let prefix = presence_views::shared_realm_presence(&state.bodies, &authed, policy, now)?;
     let response = responses::with_never_cache(

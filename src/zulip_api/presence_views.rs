@@ -13,10 +13,6 @@ use serde_json::Value;
 use crate::app_state::{AppState, RealmPresenceIgnoredParameters};
 use crate::domain::clock::Timestamp;
 use crate::domain::event_queues::{comes_online, publish_presence};
-use crate::domain::feature_levels::{
-    HISTORY_LIMIT_DAYS, IGNORED_PARAMETERS_UNSUPPORTED, PRESENCE_LAST_UPDATE_ID,
-    SINGLE_CLIENT_PRESENCE, USER_PRESENCE_COMBINED, USER_PRESENCE_MODERN,
-};
 use crate::domain::presence_rules::{
     history_window_fits, old_modern_presence, realm_client_presence, realm_presence,
     realm_presence_validity, report_client, reported_times, sees_everyone, select_presence,
@@ -128,12 +124,7 @@ pub(super) struct ClientPresenceResponse {
 impl AppState {
     /// The request's unsupported parameters, when this server's feature level lists them.
     pub(super) fn ignored_parameters(&self, params: &RequestParams, used: &[&str]) -> Vec<String> {
-        if self
-            .store
-            .server()
-            .feature_level
-            .has(IGNORED_PARAMETERS_UNSUPPORTED)
-        {
+        if self.store.server().compat.ignored_parameters_unsupported {
             params.ignored(used)
         } else {
             Vec::new()
@@ -166,13 +157,13 @@ pub(super) async fn get_realm_presence(
     params: RequestParams,
 ) -> Response {
     let now = state.clock.now();
-    let policy = state.access_policy();
+    let policy = AccessPolicy::of(&authed.server);
     let ignored = match state.options.realm_presence_ignored_parameters {
         RealmPresenceIgnoredParameters::Listed => state.ignored_parameters(&params, &[]),
         RealmPresenceIgnoredParameters::Omitted => Vec::new(),
     };
     let (realm, viewer) = (&authed.realm, &authed.user);
-    if !policy.feature_level.has(SINGLE_CLIENT_PRESENCE) {
+    if !policy.compat.single_client_presence {
         let presences = realm.read(|state_now| {
             realm_client_presence(state_now, viewer, policy, now)
                 .into_iter()
@@ -209,7 +200,7 @@ pub(crate) fn shared_realm_presence(
         }
         let key = CacheKey {
             version: state_now.version(),
-            feature_level: policy.feature_level,
+            feature_level: policy.compat.level,
         };
         Some(bodies.of(realm).get_or_build(key, now, || {
             let presences = realm_presence(state_now, viewer, policy, now);
@@ -294,9 +285,9 @@ pub(super) async fn update_presence(
             "This endpoint does not accept bot requests.".to_owned(),
         ));
     }
-    let level = state.store.server().feature_level;
-    let has_last_update_id = level.has(PRESENCE_LAST_UPDATE_ID);
-    let has_history_limit = level.has(HISTORY_LIMIT_DAYS);
+    let compat = authed.server.compat;
+    let has_last_update_id = compat.presence_last_update_id;
+    let has_history_limit = compat.history_limit_days;
     // typed_endpoint reads the view's parameters in signature order (history_limit_days,
     // last_update_id, new_user_input, ping_only, slim_presence, status) and reports the first
     // problem, a missing status at its place. A parameter the server's level does not know
@@ -321,7 +312,7 @@ pub(super) async fn update_presence(
     used.extend(has_history_limit.then_some("history_limit_days"));
 
     let now = state.clock.now();
-    let per_client_level = !level.has(SINGLE_CLIENT_PRESENCE);
+    let per_client_level = !compat.single_client_presence;
     if user.presence_enabled {
         if per_client_level {
             // Before the presence row changes: it seeds the user's first client row.
@@ -350,7 +341,7 @@ pub(super) async fn update_presence(
                     &state.control.events,
                     realm,
                     user,
-                    state.access_policy(),
+                    AccessPolicy::of(&authed.server),
                     now,
                 )
             });
@@ -376,7 +367,7 @@ pub(super) async fn update_presence(
         after_update_id: last_update_id.as_ref().map(PyInt::saturating_i64),
         history_limit_days: history_limit_days.as_ref().map(PyInt::saturating_i64),
     };
-    let policy = state.access_policy();
+    let policy = AccessPolicy::of(&authed.server);
     if per_client_level {
         let presences = authed.realm.read(|realm| {
             let rows = realm_client_presence(realm, user, policy, now);
@@ -481,8 +472,8 @@ pub(super) async fn get_user_presence(
     params: RequestParams,
 ) -> ApiResult<Success<UserPresenceResponse>> {
     let now = state.clock.now();
-    let policy = state.access_policy();
-    let level = policy.feature_level;
+    let policy = AccessPolicy::of(&authed.server);
+    let compat = policy.compat;
     let error = |err| {
         ApiError::BadRequest(match err {
             UserPresenceError::NoSuchUser => "No such user".to_owned(),
@@ -492,7 +483,7 @@ pub(super) async fn get_user_presence(
         })
     };
     let ignored = state.ignored_parameters(&params, &[]);
-    if !level.has(SINGLE_CLIENT_PRESENCE) {
+    if !compat.single_client_presence {
         let (clients, aggregated) = authed
             .realm
             .read(|realm| user_client_presence(realm, &authed.user, policy, &user_id_or_email, now))
@@ -534,7 +525,7 @@ pub(super) async fn get_user_presence(
         status: presence.website.status.as_str(),
         timestamp,
     };
-    let body = if level.has(USER_PRESENCE_COMBINED) {
+    let body = if compat.user_presence_combined {
         UserPresenceResponse::Combined {
             presence: CombinedPresence {
                 active_timestamp: presence.modern.active_timestamp,
@@ -544,7 +535,7 @@ pub(super) async fn get_user_presence(
             },
             server_timestamp: now.unix_seconds_f64(),
         }
-    } else if level.has(USER_PRESENCE_MODERN) {
+    } else if compat.user_presence_modern {
         UserPresenceResponse::Modern {
             presence: presence.modern,
         }

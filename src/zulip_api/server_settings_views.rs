@@ -6,11 +6,8 @@ use axum::http::{header, Extensions, HeaderMap};
 use serde::Serialize;
 
 use crate::app_state::AppState;
-use crate::domain::feature_levels::{
-    DISCORD_AUTHENTICATION, REALM_URL, REALM_WEB_PUBLIC_ACCESS, ZULIP_MERGE_BASE,
-};
 use crate::zulip_api::api_errors::{ApiError, ApiResult};
-use crate::zulip_api::authentication::request_subdomain;
+use crate::zulip_api::authentication::{request_subdomain, server_of};
 use crate::zulip_api::responses::Success;
 
 /// Zulip's default realm icon without Gravatar (`DEFAULT_AVATAR_URI` + `?version=0`).
@@ -95,8 +92,8 @@ pub(super) async fn get_server_settings(
     headers: HeaderMap,
     extensions: Extensions,
 ) -> ApiResult<Success<ServerSettingsResponse>> {
-    let server = state.store.server();
-    let subdomain = request_subdomain(&state.store, &headers, &extensions).0;
+    let server = server_of(&state, &extensions);
+    let subdomain = request_subdomain(&state.store, &server, &headers, &extensions).0;
     let realm = state.store.realm(&subdomain);
     if realm.is_none() && !subdomain.is_empty() {
         return Err(ApiError::BadRequest("Invalid subdomain".to_owned()));
@@ -111,17 +108,17 @@ pub(super) async fn get_server_settings(
         .as_ref()
         .map(|realm| realm.read(|state| state.settings().clone()));
     let settings = settings.as_ref();
-    let level = server.feature_level;
-    let has_realm_url = level.has(REALM_URL);
+    let compat = server.compat;
+    let has_realm_url = compat.realm_url;
     let mut authentication_methods = EMAIL_AND_PASSWORD_ONLY;
-    if !level.has(DISCORD_AUTHENTICATION) {
+    if !compat.discord_authentication {
         authentication_methods.discord = None;
     }
     Ok(Success::new(ServerSettingsResponse {
         authentication_methods,
         zulip_version: server.zulip_version.clone(),
-        zulip_merge_base: level
-            .has(ZULIP_MERGE_BASE)
+        zulip_merge_base: compat
+            .zulip_merge_base
             .then(|| server.zulip_merge_base.clone()),
         zulip_feature_level: server.feature_level.0,
         push_notifications_enabled: false,
@@ -133,7 +130,7 @@ pub(super) async fn get_server_settings(
         realm_name: settings.map(|s| s.name.clone()),
         realm_icon: settings.map(|_| DEFAULT_REALM_ICON.to_owned()),
         realm_description: settings.map(|s| s.description.clone()),
-        realm_web_public_access_enabled: level.has(REALM_WEB_PUBLIC_ACCESS).then_some(false),
+        realm_web_public_access_enabled: compat.realm_web_public_access.then_some(false),
         external_authentication_methods: [],
         realm_uri: has_realm_url.then_some(realm_url),
     }))

@@ -12,7 +12,7 @@ use crate::app_state::AppState;
 use crate::test_control::request_journal::RequestNote;
 use crate::test_control::stubs::{StubRequest, StubSpec, API_PREFIX};
 use crate::zulip_api::api_errors::ApiError;
-use crate::zulip_api::authentication::{request_subdomain, AuthedUser};
+use crate::zulip_api::authentication::{request_subdomain, server_of, AuthedUser};
 use crate::zulip_api::parameters::RequestParams;
 
 /// What the journal says of an API request no route and no stub answers.
@@ -46,7 +46,8 @@ pub(super) async fn stub_or(
     let (mut parts, body) = request.into_parts();
     let note = parts.extensions.get::<RequestNote>().cloned();
     let is_api = parts.uri.path().starts_with(API_PREFIX) || parts.uri.path().starts_with("/json/");
-    let realm = request_subdomain(&state.store, &parts.headers, &parts.extensions).0;
+    let server = server_of(state, &parts.extensions);
+    let realm = request_subdomain(&state.store, &server, &parts.headers, &parts.extensions).0;
     let candidates = state.control.stubs.candidates(&StubRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),

@@ -6,10 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app_state::AppState;
-use crate::domain::feature_levels::{
-    FeatureLevel, CLIENT_GRAVATAR_BY_DEFAULT, INACCESSIBLE_USERS_OMITTED, USERS_BY_ID_LIST,
-    USER_ACCESS_LIMIT, USER_BY_EMAIL,
-};
+use crate::domain::feature_levels::Compat;
 use crate::domain::store::{RealmState, User, UserId};
 use crate::domain::user_directory::{
     accessible_users, can_access_delivery_email, fake_email_domain, inaccessible_user_object,
@@ -22,11 +19,10 @@ use crate::zulip_api::responses::Success;
 
 /// `GET /users` and `GET /users/{id}`: how the user objects are written, from the parameters
 /// (`client_gravatar`, `include_custom_profile_fields`, in the view's order).
-fn format(params: &RequestParams, level: FeatureLevel) -> ApiResult<Format> {
+fn format(params: &RequestParams, compat: Compat) -> ApiResult<Format> {
     Ok(Format {
-        level,
-        client_gravatar: params
-            .json_bool("client_gravatar", level.has(CLIENT_GRAVATAR_BY_DEFAULT))?,
+        compat,
+        client_gravatar: params.json_bool("client_gravatar", compat.client_gravatar_by_default)?,
         include_custom_profile_fields: params.json_bool("include_custom_profile_fields", false)?,
     })
 }
@@ -35,10 +31,10 @@ fn format(params: &RequestParams, level: FeatureLevel) -> ApiResult<Format> {
 fn access(
     realm: &RealmState,
     viewer: &User,
-    level: FeatureLevel,
+    compat: Compat,
 ) -> Option<std::collections::HashSet<UserId>> {
-    level
-        .has(USER_ACCESS_LIMIT)
+    compat
+        .user_access_limit
         .then(|| accessible_users(realm, viewer))
         .flatten()
 }
@@ -54,11 +50,11 @@ pub(super) async fn get_users(
     authed: AuthedUser,
     params: RequestParams,
 ) -> ApiResult<Success<Members>> {
-    let server = state.store.server();
-    let level = server.feature_level;
-    let format = format(&params, level)?;
+    let server = std::sync::Arc::clone(&authed.server);
+    let compat = server.compat;
+    let format = format(&params, compat)?;
     let mut used = vec!["client_gravatar", "include_custom_profile_fields"];
-    let user_ids = match level.has(USERS_BY_ID_LIST) {
+    let user_ids = match compat.users_by_id_list {
         true => {
             used.push("user_ids");
             user_ids(&params)?
@@ -68,7 +64,7 @@ pub(super) async fn get_users(
     let host = server.realm_host(authed.realm.subdomain());
     let domain = fake_email_domain(&host, &server.fake_email_domain).to_owned();
     let members = authed.realm.read(|realm| {
-        let accessible = access(realm, &authed.user, level);
+        let accessible = access(realm, &authed.user, compat);
         realm
             .users()
             .filter(|user| {
@@ -77,9 +73,8 @@ pub(super) async fn get_users(
                     .is_none_or(|ids| ids.contains(&user.user_id))
             })
             .filter_map(|user| match &accessible {
-                Some(ids) if !ids.contains(&user.user_id) => (!level
-                    .has(INACCESSIBLE_USERS_OMITTED))
-                .then(|| inaccessible_user_object(user.user_id, &domain, level)),
+                Some(ids) if !ids.contains(&user.user_id) => (!compat.inaccessible_users_omitted)
+                    .then(|| inaccessible_user_object(user.user_id, &domain, compat)),
                 _ => Some(user_object(user, &authed.user, format)),
             })
             .collect()
@@ -119,24 +114,24 @@ pub(super) async fn get_user(
     Path(segment): Path<String>,
     params: RequestParams,
 ) -> ApiResult<Success<OneUser>> {
-    let server = state.store.server();
-    let level = server.feature_level;
+    let server = std::sync::Arc::clone(&authed.server);
+    let compat = server.compat;
     let by_id = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
-    if !by_id && !level.has(USER_BY_EMAIL) {
+    if !by_id && !compat.user_by_email {
         // No such route before feature level 39.
         return Err(ApiError::NotFound);
     }
-    let format = format(&params, level)?;
+    let format = format(&params, compat)?;
     let host = server.realm_host(authed.realm.subdomain());
     let domain = fake_email_domain(&host, &server.fake_email_domain).to_owned();
     let user = authed.realm.read(|realm| {
         let target = if by_id {
             segment.parse::<UserId>().ok().and_then(|id| realm.user(id))
         } else {
-            user_by_email(realm, &authed.user, &segment, &domain, level)
+            user_by_email(realm, &authed.user, &segment, &domain, compat)
         }
         .ok_or_else(|| ApiError::BadRequest("No such user".to_owned()))?;
-        if access(realm, &authed.user, level).is_some_and(|ids| !ids.contains(&target.user_id)) {
+        if access(realm, &authed.user, compat).is_some_and(|ids| !ids.contains(&target.user_id)) {
             return Err(ApiError::BadRequest("Insufficient permission".to_owned()));
         }
         Ok(user_object(target, &authed.user, format))
@@ -153,7 +148,7 @@ fn user_by_email<'a>(
     viewer: &User,
     email: &str,
     fake_domain: &str,
-    level: FeatureLevel,
+    compat: Compat,
 ) -> Option<&'a std::sync::Arc<User>> {
     if let Some(id) = email
         .to_ascii_lowercase()
@@ -165,7 +160,7 @@ fn user_by_email<'a>(
             return Some(user);
         }
     }
-    if level.has(crate::domain::feature_levels::USER_BY_DELIVERY_EMAIL) {
+    if compat.user_by_delivery_email {
         realm.users().find(|user| {
             user.delivery_email.eq_ignore_ascii_case(email)
                 && can_access_delivery_email(viewer, user)
@@ -183,12 +178,12 @@ pub(super) async fn get_own_user(
     authed: AuthedUser,
     params: RequestParams,
 ) -> ApiResult<Success<Map<String, Value>>> {
-    let level = state.store.server().feature_level;
+    let compat = authed.server.compat;
     let mut profile = user_object(
         &authed.user,
         &authed.user,
         Format {
-            level,
+            compat,
             client_gravatar: false,
             include_custom_profile_fields: true,
         },
