@@ -7,6 +7,7 @@ the ratio to the baseline. Then cold start (spawn to the first 200, median of se
 idle memory, and a 100,000-user fixture's load time and memory.
 
     python3 benches/load.py [--seconds 5] [--rounds 3] [--sizes 10,1000,10000]
+                            [--compare before=/path/to/an/older/build]
 
 Needs wrk (Debian package wrk) and cargo. Only 127.0.0.1 is used. Figures are ratios measured
 in the same run: compare them, not the absolute numbers, across machines.
@@ -115,6 +116,9 @@ def stop(process):
 # Extra arguments for the mock (--mock-args).
 MOCK_ARGS = []
 
+# Other builds of the mock to load beside it (--compare NAME=BINARY), e.g. the previous commit.
+COMPARE = []
+
 
 def load_run(mock, baseline, users, seconds, rounds, tmp):
     fixture_path = os.path.join(tmp, f"fixture-{users}.json")
@@ -129,10 +133,17 @@ def load_run(mock, baseline, users, seconds, rounds, tmp):
     base_port = free_port()
     base = start([baseline, "--bind", f"127.0.0.1:{base_port}", "--body", body_path])
     wait_for_200(base_port, PRESENCE, AUTH)
+    others = []
+    for name, binary in COMPARE:
+        other_port = free_port()
+        other = start([binary, "--bind", f"127.0.0.1:{other_port}", "--fixtures", fixture_path, *MOCK_ARGS])
+        if wait_for_200(other_port, PRESENCE, AUTH) != body:
+            raise RuntimeError(f"{name} answers another body than zulip-presence-mock")
+        others.append((name, other, other_port))
     try:
-        # Alternate the two servers over several rounds and keep the medians, so that the
+        # Alternate the servers over several rounds and keep the medians, so that the
         # machine's drift does not favour whichever ran first.
-        servers = [("baseline", base, base_port), ("zulip-presence-mock", ours, port)]
+        servers = [("baseline", base, base_port), ("zulip-presence-mock", ours, port), *others]
         runs = {name: [] for name, _, _ in servers}
         for round_number in range(rounds):
             for name, _, p in servers[::1 if round_number % 2 == 0 else -1]:
@@ -144,6 +155,8 @@ def load_run(mock, baseline, users, seconds, rounds, tmp):
     finally:
         stop(ours)
         stop(base)
+        for _, other, _ in others:
+            stop(other)
     return len(body), rows
 
 
@@ -168,10 +181,13 @@ def main():
     parser.add_argument("--big", type=int, default=100_000, help="users of the large fixture")
     parser.add_argument("--mock-args", default="",
                         help="extra arguments for zulip-presence-mock, e.g. '--journal-size 0'")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=BINARY",
+                        help="also load another build of the mock, e.g. before=/path/to/old/binary")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick run that only proves the script works (tests/run uses it)")
     args = parser.parse_args()
     MOCK_ARGS.extend(shlex.split(args.mock_args))
+    COMPARE.extend(tuple(pair.split("=", 1)) for pair in args.compare)
     if args.smoke:
         args.seconds, args.rounds, args.runs, args.sizes, args.big = 1, 1, 3, "10,1000", 10_000
     mock, baseline = build()

@@ -133,13 +133,31 @@ pub fn authenticates(state: &AppState, subdomain: &str, headers: &HeaderMap) -> 
     .is_ok()
 }
 
-/// Finds the user the request's credentials name, or the error Zulip sends instead.
+/// Finds the user the request's credentials name, or the error Zulip sends instead; the
+/// result carries `server`, the request's snapshot.
 pub(crate) fn authenticate(
     store: &Store,
     server: &Arc<ServerSettings>,
     subdomain: &RequestSubdomain,
     headers: &HeaderMap,
 ) -> Result<AuthedUser, AuthFailure> {
+    let account = account_of(store, server, subdomain, headers)?;
+    Ok(AuthedUser {
+        realm: account.realm,
+        user: account.user,
+        server: Arc::clone(server),
+    })
+}
+
+/// The account the request's credentials name on a server with settings `server`, or the error
+/// Zulip sends instead (`authenticate` without taking a reference to the settings, for the
+/// fast path).
+pub(crate) fn account_of(
+    store: &Store,
+    server: &ServerSettings,
+    subdomain: &RequestSubdomain,
+    headers: &HeaderMap,
+) -> Result<Account, AuthFailure> {
     let credentials = BasicCredentials::from_headers(headers).map_err(|error| {
         let reason = match error {
             ApiError::NotLoggedIn => "no Authorization header",
@@ -222,11 +240,7 @@ pub(crate) fn authenticate(
             ),
         ));
     }
-    Ok(AuthedUser {
-        realm: account.realm,
-        user: account.user,
-        server: Arc::clone(server),
-    })
+    Ok(account)
 }
 
 /// Why no user has both this email and this key, in plain words. It never quotes the

@@ -27,7 +27,7 @@ use crate::app_state::AppState;
 use crate::domain::presence_rules::AccessPolicy;
 use crate::test_control::request_journal::Record;
 use crate::zulip_api::api_errors::ApiError;
-use crate::zulip_api::authentication::{authenticate, request_subdomain};
+use crate::zulip_api::authentication::{account_of, request_subdomain};
 use crate::zulip_api::journal_layer::new_record;
 use crate::zulip_api::responses::{finish_success_in_one_frame, options_response, OneFrame};
 use crate::zulip_api::served_endpoints::REALM_PRESENCE_PATH;
@@ -118,22 +118,32 @@ pub(crate) fn fast_path<B>(
     {
         return None;
     }
-    let server = state.store.server();
-    let policy = AccessPolicy::of(&server);
+    // One look at the server's settings, without taking a reference to them (which would
+    // make both cores write its count on every request).
+    let (policy, subdomain, account) = state.store.with_server(|server| {
+        let policy = AccessPolicy::of(server);
+        let subdomain = request_subdomain(&state.store, server, headers, request.extensions());
+        let account = account_of(&state.store, server, &subdomain, headers).ok();
+        (policy, subdomain, account)
+    });
     if !policy.compat.single_client_presence {
         return None;
     }
-    let subdomain = request_subdomain(&state.store, &server, headers, request.extensions());
-    let authed = authenticate(&state.store, &server, &subdomain, headers).ok()?;
+    let account = account?;
     let now = state.clock.now();
-    let prefix = presence_views::shared_realm_presence(&state.bodies, &authed, policy, now)?;
+    let prefix = presence_views::shared_realm_presence(
+        &state.bodies,
+        (&account.realm, &account.user),
+        policy,
+        now,
+    )?;
     let response = responses::with_never_cache(
         finish_success_in_one_frame(prefix, now.unix_seconds_f64(), &[]),
         now,
     );
     if state.control.journal.is_enabled() {
         state.control.journal.record(Record {
-            user: Some(authed.user),
+            user: Some(account.user),
             status: Some(response.status()),
             ..new_record(now, subdomain.0, method, uri, headers, state.admin_token())
         });

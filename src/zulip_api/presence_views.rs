@@ -2,6 +2,7 @@
 //! client's own report.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -21,7 +22,7 @@ use crate::domain::presence_rules::{
 };
 use crate::domain::python_int::PyInt;
 use crate::domain::store::ClientPresence as ClientRow;
-use crate::domain::store::UserId;
+use crate::domain::store::{Realm, User, UserId};
 use crate::zulip_api::api_errors::{ApiError, ApiResult};
 use crate::zulip_api::authentication::AuthedUser;
 use crate::zulip_api::body_cache::{CacheKey, RealmBodies};
@@ -177,11 +178,12 @@ pub(super) async fn get_realm_presence(
         .with_ignored_parameters(ignored)
         .into_response();
     }
-    let prefix = shared_realm_presence(&state.bodies, &authed, policy, now).unwrap_or_else(|| {
-        RealmPresencePrefix::bytes(
-            realm.read(|state_now| realm_presence(state_now, viewer, policy, now)),
-        )
-    });
+    let prefix = shared_realm_presence(&state.bodies, (&authed.realm, &authed.user), policy, now)
+        .unwrap_or_else(|| {
+            RealmPresencePrefix::bytes(
+                realm.read(|state_now| realm_presence(state_now, viewer, policy, now)),
+            )
+        });
     finish_success(prefix, now.unix_seconds_f64(), &ignored)
 }
 
@@ -189,11 +191,10 @@ pub(super) async fn get_realm_presence(
 /// realm's cache), or `None` for a guest under the access limit. Feature level 178 or later.
 pub(crate) fn shared_realm_presence(
     bodies: &RealmBodies,
-    authed: &AuthedUser,
+    (realm, viewer): (&Arc<Realm>, &User),
     policy: AccessPolicy,
     now: Timestamp,
 ) -> Option<Bytes> {
-    let (realm, viewer) = (&authed.realm, &authed.user);
     realm.read(|state_now| {
         if !sees_everyone(state_now, viewer, policy) {
             return None;
