@@ -13,7 +13,6 @@ use crate::fixtures::Fixture;
 use crate::test_control::faults::Faults;
 use crate::test_control::request_journal::{self, Journal};
 use crate::test_control::stubs::Stubs;
-use crate::zulip_api::body_cache::RealmBodies;
 
 /// Whether `GET /realm/presence` lists unsupported parameters (see
 /// docs/differences-from-zulip.md): the published documentation says it does; Zulip's source
@@ -113,8 +112,6 @@ pub struct AppState {
     pub(crate) clock: Clock,
     pub(crate) control: Arc<Control>,
     pub(crate) options: Arc<Options>,
-    /// The realm-presence bodies kept for each realm (the HTTP side of the store).
-    pub(crate) bodies: Arc<RealmBodies>,
 }
 
 impl AppState {
@@ -150,7 +147,6 @@ impl AppState {
             }),
             clock,
             options: Arc::new(options),
-            bodies: Arc::default(),
         }
     }
 

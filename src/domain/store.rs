@@ -6,9 +6,10 @@
 //! inside one method and is never held across an `.await`; callers get owned values or run a
 //! closure under the lock.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use dashmap::DashMap;
@@ -425,6 +426,9 @@ impl RealmState {
 pub struct Realm {
     subdomain: String,
     state: RwLock<RealmState>,
+    /// What another room keeps beside this realm, for as long as the realm lives (the Zulip
+    /// API keeps its cached response bodies here), opaque to the domain.
+    attachment: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl Realm {
@@ -433,7 +437,16 @@ impl Realm {
         Self {
             subdomain: state.settings.subdomain.clone(),
             state: RwLock::new(state),
+            attachment: OnceLock::new(),
         }
+    }
+
+    /// The `T` kept beside this realm, made on first use; `None` if a `T` cannot be kept
+    /// there (something of another type is).
+    pub fn attachment<T: Any + Send + Sync + Default>(&self) -> Option<&T> {
+        self.attachment
+            .get_or_init(|| Box::new(T::default()))
+            .downcast_ref()
     }
 
     /// The subdomain that selects this realm; "" is the root domain.

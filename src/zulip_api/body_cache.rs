@@ -7,14 +7,9 @@ use std::sync::RwLock;
 
 use axum::body::Bytes;
 
-use std::sync::{Arc, Weak};
-
-use dashmap::DashMap;
-
 use crate::domain::clock::Timestamp;
 use crate::domain::feature_levels::FeatureLevel;
 pub(crate) use crate::domain::presence_rules::Validity;
-use crate::domain::store::Realm;
 
 /// What a cached body was built from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,31 +64,6 @@ impl BodyCache {
     }
 }
 
-/// A `BodyCache` for each realm, kept here rather than in the domain's realms (which hold no
-/// HTTP bytes), and forgotten once its realm is gone.
-#[derive(Debug, Default)]
-pub(crate) struct RealmBodies {
-    /// The realm's address -> the realm and its cache. The `Weak` keeps the address from being
-    /// reused while the entry exists, so an entry always belongs to the realm at its address.
-    caches: DashMap<usize, (Weak<Realm>, Arc<BodyCache>)>,
-}
-
-impl RealmBodies {
-    /// `realm`'s cache.
-    pub(crate) fn of(&self, realm: &Arc<Realm>) -> Arc<BodyCache> {
-        let key = Arc::as_ptr(realm) as usize;
-        if let Some(entry) = self.caches.get(&key) {
-            return Arc::clone(&entry.1);
-        }
-        // A realm not seen before: the caches of realms gone go now.
-        self.caches.retain(|_, (realm, _)| realm.strong_count() > 0);
-        let cache = Arc::new(BodyCache::default());
-        self.caches
-            .insert(key, (Arc::downgrade(realm), Arc::clone(&cache)));
-        cache
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,20 +114,5 @@ mod tests {
             ..changed
         };
         assert_eq!(cache.get_or_build(other_level, at(0), build("e")), "e");
-    }
-
-    #[test]
-    fn each_realm_has_its_own_cache_and_a_gone_realm_s_cache_goes() {
-        let fixture =
-            crate::fixtures::Fixture::parse("default", crate::fixtures::DEFAULT_FIXTURE).unwrap();
-        let realm = |_: &str| Arc::new(fixture.build(at(0)).1.remove(0));
-        let bodies = RealmBodies::default();
-        let (first, second) = (realm("a"), realm("b"));
-        let cache = bodies.of(&first);
-        assert!(Arc::ptr_eq(&cache, &bodies.of(&first)));
-        assert!(!Arc::ptr_eq(&cache, &bodies.of(&second)));
-        drop(first);
-        bodies.of(&realm("c"));
-        assert_eq!(bodies.caches.len(), 2);
     }
 }

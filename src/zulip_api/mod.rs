@@ -131,12 +131,8 @@ pub(crate) fn fast_path<B>(
     }
     let account = account?;
     let now = state.clock.now();
-    let prefix = presence_views::shared_realm_presence(
-        &state.bodies,
-        (&account.realm, &account.user),
-        policy,
-        now,
-    )?;
+    let prefix =
+        presence_views::shared_realm_presence((&account.realm, &account.user), policy, now)?;
     let response = responses::with_never_cache(
         finish_success_in_one_frame(prefix, now.unix_seconds_f64(), &[]),
         now,

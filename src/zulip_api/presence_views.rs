@@ -2,7 +2,6 @@
 //! client's own report.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -25,7 +24,7 @@ use crate::domain::store::ClientPresence as ClientRow;
 use crate::domain::store::{Realm, User, UserId};
 use crate::zulip_api::api_errors::{ApiError, ApiResult};
 use crate::zulip_api::authentication::AuthedUser;
-use crate::zulip_api::body_cache::{CacheKey, RealmBodies};
+use crate::zulip_api::body_cache::{BodyCache, CacheKey};
 use crate::zulip_api::parameters::RequestParams;
 use crate::zulip_api::responses::{finish_success, success_prefix, Success};
 
@@ -178,8 +177,8 @@ pub(super) async fn get_realm_presence(
         .with_ignored_parameters(ignored)
         .into_response();
     }
-    let prefix = shared_realm_presence(&state.bodies, (&authed.realm, &authed.user), policy, now)
-        .unwrap_or_else(|| {
+    let prefix =
+        shared_realm_presence((&authed.realm, &authed.user), policy, now).unwrap_or_else(|| {
             RealmPresencePrefix::bytes(
                 realm.read(|state_now| realm_presence(state_now, viewer, policy, now)),
             )
@@ -190,8 +189,7 @@ pub(super) async fn get_realm_presence(
 /// The start of the realm-presence body that every viewer who sees everyone shares (kept in the
 /// realm's cache), or `None` for a guest under the access limit. Feature level 178 or later.
 pub(crate) fn shared_realm_presence(
-    bodies: &RealmBodies,
-    (realm, viewer): (&Arc<Realm>, &User),
+    (realm, viewer): (&Realm, &User),
     policy: AccessPolicy,
     now: Timestamp,
 ) -> Option<Bytes> {
@@ -203,13 +201,18 @@ pub(crate) fn shared_realm_presence(
             version: state_now.version(),
             feature_level: policy.compat.level,
         };
-        Some(bodies.of(realm).get_or_build(key, now, || {
+        let build = || {
             let presences = realm_presence(state_now, viewer, policy, now);
             (
                 RealmPresencePrefix::bytes(presences),
                 realm_presence_validity(state_now, now),
             )
-        }))
+        };
+        // The cache lives beside the realm, as long as it does.
+        Some(match realm.attachment::<BodyCache>() {
+            Some(cache) => cache.get_or_build(key, now, build),
+            None => build().0,
+        })
     })
 }
 
