@@ -837,6 +837,13 @@ mod tests {
         EventQueues::with_settings(settings)
     }
 
+    /// A queue for `user` registered at `seconds`, with default options.
+    fn register(queues: &EventQueues, user: UserId, seconds: i64) -> Arc<EventQueue> {
+        queues
+            .register("", user, QueueOptions::default(), at(seconds))
+            .unwrap()
+    }
+
     fn ids(queue: &EventQueue) -> Vec<i64> {
         queue.pending().iter().map(|event| event.id).collect()
     }
@@ -844,9 +851,7 @@ mod tests {
     #[test]
     fn events_get_consecutive_ids_and_go_when_acknowledged() {
         let queues = EventQueues::default();
-        let queue = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
+        let queue = register(&queues, 1, 0);
         assert_eq!(queues.deliver(&queue, &heartbeat(&queues)), 0);
         assert_eq!(queues.deliver(&queue, &heartbeat(&queues)), 1);
         assert_eq!(queue.acknowledge(-1, at(1)), Ok(()));
@@ -866,12 +871,8 @@ mod tests {
     #[test]
     fn an_event_is_written_with_its_queue_s_id_last() {
         let queues = EventQueues::default();
-        let first = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
-        let second = queues
-            .register("", 2, QueueOptions::default(), at(0))
-            .unwrap();
+        let first = register(&queues, 1, 0);
+        let second = register(&queues, 2, 0);
         queues.deliver(&first, &heartbeat(&queues));
         let shared = heartbeat(&queues);
         queues.deliver(&first, &shared);
@@ -891,9 +892,7 @@ mod tests {
             max_events: 2,
             ..EventSettings::default()
         });
-        let queue = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
+        let queue = register(&queues, 1, 0);
         for _ in 0..3 {
             queues.deliver(&queue, &heartbeat(&queues));
         }
@@ -911,9 +910,7 @@ mod tests {
             max_queue_bytes: 45,
             ..EventSettings::default()
         });
-        let queue = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
+        let queue = register(&queues, 1, 0);
         for _ in 0..3 {
             queues.deliver(&queue, &heartbeat(&queues));
         }
@@ -923,9 +920,7 @@ mod tests {
             max_queue_bytes: 1,
             ..EventSettings::default()
         });
-        let queue = tiny
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
+        let queue = register(&tiny, 1, 0);
         tiny.deliver(&queue, &heartbeat(&tiny));
         tiny.deliver(&queue, &heartbeat(&tiny));
         assert_eq!(ids(&queue), [1]);
@@ -934,13 +929,7 @@ mod tests {
     #[test]
     fn an_event_shared_by_many_queues_counts_once_and_each_place_counts_a_slot() {
         let queues = EventQueues::default();
-        let all: Vec<_> = (0..10)
-            .map(|user| {
-                queues
-                    .register("", user, QueueOptions::default(), at(0))
-                    .unwrap()
-            })
-            .collect();
+        let all: Vec<_> = (0..10).map(|user| register(&queues, user, 0)).collect();
         let event = heartbeat(&queues);
         for queue in &all {
             queues.deliver(queue, &event);
@@ -959,9 +948,7 @@ mod tests {
     #[test]
     fn an_event_for_a_queue_deleted_meanwhile_takes_nothing() {
         let queues = EventQueues::default();
-        let queue = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
+        let queue = register(&queues, 1, 0);
         queues.deliver(&queue, &heartbeat(&queues));
         queues.remove(&queue.id);
         assert_eq!(queues.bytes_in_use(), 0);
@@ -978,11 +965,7 @@ mod tests {
             ..EventSettings::default()
         });
         let all: Vec<_> = (0..4)
-            .map(|user| {
-                queues
-                    .register("", user, QueueOptions::default(), at(user as i64))
-                    .unwrap()
-            })
+            .map(|user| register(&queues, user, user as i64))
             .collect();
         let ticket = all[0].start_waiting();
         let event = heartbeat(&queues);
@@ -1004,20 +987,12 @@ mod tests {
             max_queues_per_user: 2,
             ..EventSettings::default()
         });
-        let first = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
-        let second = queues
-            .register("", 1, QueueOptions::default(), at(1))
-            .unwrap();
-        let other = queues
-            .register("", 2, QueueOptions::default(), at(2))
-            .unwrap();
+        let first = register(&queues, 1, 0);
+        let second = register(&queues, 1, 1);
+        let other = register(&queues, 2, 2);
         first.acknowledge(-1, at(3)).unwrap();
 
-        queues
-            .register("", 1, QueueOptions::default(), at(4))
-            .unwrap();
+        register(&queues, 1, 4);
         assert!(second.is_removed());
         assert!(!first.is_removed() && !other.is_removed());
 
@@ -1038,9 +1013,7 @@ mod tests {
     #[test]
     fn an_idle_queue_expires_on_the_server_clock() {
         let queues = EventQueues::default();
-        let queue = queues
-            .register("", 1, QueueOptions::default(), at(0))
-            .unwrap();
+        let queue = register(&queues, 1, 0);
         assert!(queues.get(&queue.id, at(600)).is_some());
         assert!(queues.get(&queue.id, at(1_201)).is_none());
     }
