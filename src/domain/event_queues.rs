@@ -1042,4 +1042,84 @@ mod tests {
             assert!((Duration::from_secs(45)..=Duration::from_secs(55)).contains(&delay));
         }
     }
+
+    #[test]
+    fn a_presence_change_reaches_each_registered_user_in_their_form_one_copy_per_form() {
+        let realm = crate::fixtures::RealmFixture::parse(
+            "test",
+            &json!({"subdomain": "", "name": "R",
+                "users": [
+                    {"user_id": 1, "email": "a@example.com", "full_name": "A",
+                     "api_key": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+                    {"user_id": 2, "email": "b@example.com", "full_name": "B",
+                     "api_key": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}],
+                "presence": [{"user_id": 2, "last_connected_time": "now", "last_active_time": "now"}]})
+            .to_string(),
+        )
+        .unwrap()
+        .build(at(1_000));
+        let queues = EventQueues::default();
+        let options = |slim_presence, simplified_presence| QueueOptions {
+            presence: true,
+            slim_presence,
+            simplified_presence,
+            ..QueueOptions::default()
+        };
+        let full = queues
+            .register("", 1, options(false, false), at(1_000))
+            .unwrap();
+        let slim = queues
+            .register("", 1, options(true, false), at(1_000))
+            .unwrap();
+        let modern = queues
+            .register("", 1, options(false, true), at(1_000))
+            .unwrap();
+        let twin = queues
+            .register("", 2, options(true, false), at(1_000))
+            .unwrap();
+        let no_presence = register(&queues, 1, 1_000);
+        let policy = AccessPolicy {
+            limits_presence: false,
+            compat: crate::domain::feature_levels::Compat::of(
+                crate::domain::feature_levels::LATEST,
+            ),
+        };
+
+        realm.read(|state| {
+            let reporter = state.user(2).unwrap();
+            publish_presence(&queues, state, reporter, policy, at(1_000));
+        });
+
+        let written = |queue: &EventQueue| serde_json::to_value(queue.pending()).unwrap();
+        let website = json!({"website": {"client": "website", "status": "active",
+                                         "timestamp": 1_000, "pushable": false}});
+        assert_eq!(
+            written(&full),
+            json!([{"type": "presence", "user_id": 2, "email": "b@example.com",
+                    "server_timestamp": 1_000.0, "presence": website, "id": 0}])
+        );
+        assert_eq!(
+            written(&slim),
+            json!([{"type": "presence", "user_id": 2, "server_timestamp": 1_000.0,
+                    "presence": website, "id": 0}])
+        );
+        assert_eq!(
+            written(&modern),
+            json!([{"type": "presence",
+                    "presences": {"2": {"active_timestamp": 1_000, "idle_timestamp": 1_000}},
+                    "id": 0}])
+        );
+        assert_eq!(written(&twin), written(&slim));
+        assert_eq!(written(&no_presence), json!([]));
+        // Three bodies, one for each form, and four places.
+        let bodies: usize = [&full, &slim, &modern]
+            .iter()
+            .map(|queue| {
+                serde_json::to_string(&queue.pending()[0].event.body)
+                    .unwrap()
+                    .len()
+            })
+            .sum();
+        assert_eq!(queues.bytes_in_use(), bodies + 4 * EVENT_SLOT_BYTES);
+    }
 }

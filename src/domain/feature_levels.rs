@@ -1,5 +1,6 @@
-//! Zulip API feature levels: the one place that names the levels at which the presence API
-//! changed. Code branches on these names, never on bare numbers.
+//! Zulip API feature levels: the one place that names the levels at which the API changed,
+//! and the compatibility layer built from them (`Compat`: what a server at one level does).
+//! Everything else reads a `Compat`; no other file tests a level.
 //! The changelog is https://zulip.com/api/changelog.
 
 use std::fmt;

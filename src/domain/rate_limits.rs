@@ -178,4 +178,35 @@ mod tests {
             assert!(bad.parse::<RateRule>().is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn a_user_past_the_rule_waits_for_the_window_and_others_are_not_counted_with_them() {
+        let limiter = RateLimiter::new(Some(RateRule {
+            requests: 2,
+            window_seconds: 60,
+        }));
+        let at = Timestamp::from_unix_seconds;
+        let outcome = |user, seconds| limiter.check("t1", user, at(seconds)).unwrap();
+
+        let first = outcome(1, 1_000);
+        let second = outcome(1, 1_010);
+        let refused = outcome(1, 1_020);
+        let other_user = outcome(2, 1_020);
+        let later = outcome(1, 1_061);
+
+        assert_eq!(
+            first.headers,
+            RateLimitHeaders {
+                limit: 2,
+                remaining: 1,
+                reset: 1_060
+            }
+        );
+        assert_eq!((second.headers.remaining, second.retry_after), (0, None));
+        assert_eq!(refused.retry_after, Some(40.0));
+        assert_eq!(refused.headers.reset, 1_060);
+        assert_eq!(other_user.retry_after, None);
+        assert_eq!(later.retry_after, None);
+        assert_eq!(RateLimiter::new(None).check("t1", 1, at(0)), None);
+    }
 }
