@@ -7,7 +7,7 @@ the ratio to the baseline. Then cold start (spawn to the first 200, median of se
 idle memory, and a 100,000-user fixture's load time and memory.
 
     python3 benches/load.py [--seconds 5] [--rounds 3] [--sizes 10,1000,10000]
-                            [--compare before=/path/to/an/older/build]
+                            [--compare before=/path/to/an/older/build] [--peers] [--pin]
 
 Needs wrk (Debian package wrk) and cargo. Only 127.0.0.1 is used. Figures are ratios measured
 in the same run: compare them, not the absolute numbers, across machines.
@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -87,9 +88,15 @@ def rss_kib(pid, field):
     return 0
 
 
+# With --pin, servers run on core 0 and wrk on core 1 (taskset), so that they do not take turns
+# on one core.
+SERVER_CPU = []
+CLIENT_CPU = []
+
+
 def wrk(port, seconds):
     out = subprocess.run(
-        ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Authorization: {AUTH}",
+        [*CLIENT_CPU, "wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"Authorization: {AUTH}",
          f"http://127.0.0.1:{port}{PRESENCE}"],
         check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -105,7 +112,47 @@ def wrk(port, seconds):
 
 
 def start(argv):
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([*SERVER_CPU, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# httpmock, a widely used Rust mock server, in its standalone form: the peer the mock should be
+# ahead of (--peers). Installed pinned, beside the other tools tests/run installs.
+HTTPMOCK_VERSION = "0.9.0"
+
+
+def httpmock_binary():
+    tools = os.environ.get("ZULIP_MOCK_TOOLS", os.path.join(ROOT, "target", "tools"))
+    binary = os.path.join(tools, "bin", "httpmock")
+    if not os.path.exists(binary):
+        subprocess.run(["cargo", "install", "--quiet", "--locked", "--root", tools, "httpmock",
+                        "--version", HTTPMOCK_VERSION, "--features", "standalone"], check=True)
+    return binary
+
+
+def start_httpmock(binary, body_path, tmp, users):
+    """httpmock serving `body_path` from a static mock that checks the Authorization header."""
+    mocks = os.path.join(tmp, f"httpmock-{users}")
+    os.makedirs(mocks, exist_ok=True)
+    # httpmock reads a body only from a path relative to its mock directory.
+    shutil.copyfile(body_path, os.path.join(mocks, "body.json"))
+    with open(os.path.join(mocks, "presence.yaml"), "w") as f:
+        f.write(f"""when:
+  method: GET
+  path: {PRESENCE}
+  header:
+    - name: Authorization
+      value: {AUTH}
+then:
+  status: 200
+  header:
+    - name: Content-Type
+      value: application/json
+  body_from_file: body.json
+""")
+    port = free_port()
+    process = start([binary, "--port", str(port), "--mock-files-dir", mocks, "--disable-access-log"])
+    wait_for_200(port, PRESENCE, AUTH)
+    return process, port
 
 
 def stop(process):
@@ -118,6 +165,9 @@ MOCK_ARGS = []
 
 # Other builds of the mock to load beside it (--compare NAME=BINARY), e.g. the previous commit.
 COMPARE = []
+
+# httpmock's binary when --peers is on.
+PEERS = {}
 
 
 def without_timestamp(body):
@@ -146,6 +196,9 @@ def load_run(mock, baseline, users, seconds, rounds, tmp):
         if without_timestamp(other_body) != without_timestamp(body):
             raise RuntimeError(f"{name} answers another body than zulip-presence-mock")
         others.append((name, other, other_port))
+    if "httpmock" in PEERS:
+        peer, peer_port = start_httpmock(PEERS["httpmock"], body_path, tmp, users)
+        others.append(("httpmock", peer, peer_port))
     try:
         # Alternate the servers over several rounds and keep the medians, so that the
         # machine's drift does not favour whichever ran first.
@@ -189,11 +242,20 @@ def main():
                         help="extra arguments for zulip-presence-mock, e.g. '--journal-size 0'")
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=BINARY",
                         help="also load another build of the mock, e.g. before=/path/to/old/binary")
+    parser.add_argument("--peers", action="store_true",
+                        help=f"also load httpmock {HTTPMOCK_VERSION} (installed pinned when missing)")
+    parser.add_argument("--pin", action="store_true",
+                        help="servers on core 0, wrk on core 1 (taskset)")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick run that only proves the script works (tests/run uses it)")
     args = parser.parse_args()
     MOCK_ARGS.extend(shlex.split(args.mock_args))
     COMPARE.extend(tuple(pair.split("=", 1)) for pair in args.compare)
+    if args.pin:
+        SERVER_CPU.extend(["taskset", "-c", "0"])
+        CLIENT_CPU.extend(["taskset", "-c", "1"])
+    if args.peers:
+        PEERS["httpmock"] = httpmock_binary()
     if args.smoke:
         args.seconds, args.rounds, args.runs, args.sizes, args.big = 1, 1, 3, "10,1000", 10_000
     mock, baseline = build()
@@ -202,14 +264,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         print(f"wrk -t2 -c50 -d{args.seconds}s on 127.0.0.1, authenticated GET {PRESENCE}, "
               f"median of {args.rounds} alternating rounds\n")
-        print("| users | body bytes | server | requests/s | p50 ms | p99 ms | peak RSS MB | ratio to baseline |")
-        print("|---:|---:|---|---:|---:|---:|---:|---:|")
+        peer = "httpmock" if PEERS else None
+        print("| users | body bytes | server | requests/s | p50 ms | p99 ms | peak RSS MB | ratio to baseline |"
+              + (" ratio to httpmock |" if peer else ""))
+        print("|---:|---:|---|---:|---:|---:|---:|---:|" + ("---:|" if peer else ""))
         for users in sizes:
             size, rows = load_run(mock, baseline, users, args.seconds, args.rounds, tmp)
             base_rps = rows["baseline"][0]
             for name, (rps, p50, p99, rss) in rows.items():
                 print(f"| {users:,} | {size:,} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {rss:.1f} | "
-                      f"{rps / base_rps:.2f} |")
+                      f"{rps / base_rps:.2f} |" + (f" {rps / rows[peer][0]:.2f} |" if peer else ""))
         sys.stdout.flush()
 
         # Cold start: the default fixture, against the baseline serving the same body.
