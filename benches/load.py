@@ -150,7 +150,7 @@ then:
   body_from_file: body.json
 """)
     port = free_port()
-    process = start([binary, "--port", str(port), "--mock-files-dir", mocks, "--disable-access-log"])
+    process = start([binary, "--port", str(port), "--mock-files-dir", mocks])
     wait_for_200(port, PRESENCE, AUTH)
     return process, port
 

@@ -19,6 +19,9 @@ pub(crate) struct CacheKey {
     pub feature_level: FeatureLevel,
 }
 
+/// A body this large makes its building worth giving memory back for.
+const LARGE_BODY_BYTES: usize = 256 * 1024;
+
 #[derive(Debug)]
 struct Entry {
     key: CacheKey,
@@ -52,14 +55,23 @@ impl BodyCache {
             return bytes;
         }
         let (bytes, validity) = build();
-        *self
+        let replaced = self
             .entry
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Entry {
-            key,
-            validity,
-            bytes: bytes.clone(),
-        });
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .replace(Entry {
+                key,
+                validity,
+                bytes: bytes.clone(),
+            });
+        // Building a large body leaves its working memory (and the old body) free in the
+        // allocator: give it back, off the request's thread.
+        if bytes.len() >= LARGE_BODY_BYTES {
+            drop(replaced);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn_blocking(crate::memory::give_back);
+            }
+        }
         bytes
     }
 }

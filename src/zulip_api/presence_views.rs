@@ -203,10 +203,9 @@ pub(crate) fn shared_realm_presence(
         };
         let build = || {
             let presences = realm_presence(state_now, viewer, policy, now);
-            (
-                RealmPresencePrefix::bytes(presences),
-                realm_presence_validity(state_now, now),
-            )
+            // A kept body holds no spare room: the serializer's buffer can be twice its size.
+            let prefix = Bytes::copy_from_slice(&RealmPresencePrefix::bytes(presences));
+            (prefix, realm_presence_validity(state_now, now))
         };
         // The cache lives beside the realm, as long as it does.
         Some(match realm.attachment::<BodyCache>() {
