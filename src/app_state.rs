@@ -92,9 +92,8 @@ impl Default for Options {
 /// What the admin API controls beyond the store and the clock.
 #[derive(Debug)]
 pub(crate) struct Control {
-    /// The fixture the store was loaded from, which a reset restores (`--watch` replaces it),
-    /// kept as compact JSON: a large realm's parsed fixture would cost twice the text.
-    base: RwLock<Arc<str>>,
+    /// The fixture the store was loaded from, which a reset restores (`--watch` replaces it).
+    base: RwLock<Arc<Fixture>>,
     /// How the clock ran at start, which a reset restores.
     clock_start: ClockMode,
     pub journal: Journal,
@@ -138,7 +137,7 @@ impl AppState {
         Self {
             store: Store::new(server, realms),
             control: Arc::new(Control {
-                base: RwLock::new(base_text(&fixture)),
+                base: RwLock::new(Arc::new(fixture)),
                 clock_start: clock.mode(),
                 journal: Journal::new(options.journal_capacity),
                 faults: Faults::default(),
@@ -182,7 +181,7 @@ impl AppState {
                 .control
                 .base
                 .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = base_text(&fixture);
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fixture);
         }
     }
 
@@ -200,65 +199,13 @@ impl AppState {
     }
 
     /// The fixture a reset restores.
-    pub fn base_fixture(&self) -> Fixture {
-        let text = Arc::clone(
+    pub fn base_fixture(&self) -> Arc<Fixture> {
+        Arc::clone(
             &self
                 .control
                 .base
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        // It was a checked fixture when it was written (`base_text`).
-        Fixture::parse("the loaded fixture", &text).unwrap_or_else(|err| {
-            tracing::error!(error = %err, "the loaded fixture no longer reads back; resetting to the built-in one");
-            Fixture::default_fixture()
-        })
-    }
-}
-
-/// A checked fixture as the compact JSON `AppState::base_fixture` reads back.
-fn base_text(fixture: &Fixture) -> Arc<str> {
-    Arc::from(serde_json::to_string(fixture).unwrap_or_default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fixture_a_reset_restores_reads_back_as_it_was_loaded() {
-        for (name, text) in [
-            ("default.json", include_str!("../fixtures/default.json")),
-            ("example.json", include_str!("../fixtures/example.json")),
-            ("bot.json", include_str!("../fixtures/examples/bot.json")),
-            (
-                "terminal.json",
-                include_str!("../fixtures/examples/terminal.json"),
-            ),
-        ] {
-            let clock = || {
-                Clock::frozen(crate::domain::clock::Timestamp::from_unix_seconds(
-                    1_700_000_000,
-                ))
-            };
-            let loaded = AppState::new(
-                Fixture::parse(name, text).unwrap(),
-                clock(),
-                Options::default(),
-            );
-            let restored = AppState::new(loaded.base_fixture(), clock(), Options::default());
-            let export = |state: &AppState| {
-                let stubs = state
-                    .control
-                    .stubs
-                    .list()
-                    .iter()
-                    .map(|stub| stub.as_spec())
-                    .collect();
-                serde_json::to_value(Fixture::export(&state.store, stubs)).unwrap()
-            };
-
-            assert_eq!(export(&restored), export(&loaded), "{name}");
-        }
+        )
     }
 }
