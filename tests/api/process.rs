@@ -64,18 +64,21 @@ impl Server {
         server
     }
 
-    /// One HTTP/1.1 request over a real socket; returns the raw response.
+    /// One HTTP/1.1 request over a real socket; returns the raw response. `head` is the request
+    /// line and headers, each line ending in CRLF, optionally followed by a blank line and a
+    /// body: `Host` and `Connection: close` are added to the headers, and the whole request goes
+    /// out in one write.
     fn request(&self, head: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        write!(
-            stream,
-            "{head}Host: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
+        let extra = format!("Host: {}\r\nConnection: close\r\n", self.addr);
+        let request = match head.split_once("\r\n\r\n") {
+            Some((lines, body)) => format!("{lines}\r\n{extra}\r\n{body}"),
+            None => format!("{head}{extra}\r\n"),
+        };
+        stream.write_all(request.as_bytes()).unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
