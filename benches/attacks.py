@@ -17,9 +17,6 @@ took (issue 21's figures), so a noisy machine does not make them flaky. No timin
 """
 
 import argparse
-import base64
-import http.client
-import json
 import os
 import subprocess
 import sys
@@ -27,43 +24,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benches"))
 from load import free_port, wait_for_200  # noqa: E402
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def auth(n):
-    return "Basic " + base64.b64encode(f"user{n}@example.com:key{n:029d}".encode()).decode()
-
-
-class Client:
-    """One keep-alive connection to the mock."""
-
-    def __init__(self, port):
-        self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-
-    def call(self, method, path, body=None, headers=None, expect=(200,)):
-        headers = dict(headers or {})
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        elif isinstance(body, str):
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
-        text = response.read()
-        if response.will_close:
-            self.connection.close()
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        if response.status not in expect:
-            raise AssertionError(f"{method} {path}: {response.status} {text[:300]!r}")
-        return json.loads(text) if text else None
+from soak import Client, auth, rss_mb  # noqa: E402
 
 
 class Server:

@@ -474,15 +474,21 @@ impl EventQueues {
         &self,
         matching: impl Fn(&EventQueue) -> bool,
     ) -> Result<(), TooManyQueues> {
-        let oldest = self
+        let oldest = self.idle_oldest_first(matching);
+        self.remove(oldest.first().ok_or(TooManyQueues)?);
+        Ok(())
+    }
+
+    /// The ids of the queues nobody waits on among those `matching`, least recently used first.
+    fn idle_oldest_first(&self, matching: impl Fn(&EventQueue) -> bool) -> Vec<String> {
+        let mut idle: Vec<(Timestamp, String)> = self
             .queues
             .iter()
             .filter(|queue| matching(queue))
             .filter_map(|queue| Some((queue.idle_since()?, queue.id.clone())))
-            .min()
-            .ok_or(TooManyQueues)?;
-        self.remove(&oldest.1);
-        Ok(())
+            .collect();
+        idle.sort_unstable();
+        idle.into_iter().map(|(_, id)| id).collect()
     }
 
     /// An event to deliver to one or more queues.
@@ -506,13 +512,7 @@ impl EventQueues {
         let id = queue.push(Arc::clone(event), &settings);
         if self.bytes_in_use() > settings.max_total_bytes {
             let target = settings.max_total_bytes / 10 * 9;
-            let mut idle: Vec<(Timestamp, String)> = self
-                .queues
-                .iter()
-                .filter_map(|queue| Some((queue.idle_since()?, queue.id.clone())))
-                .collect();
-            idle.sort_unstable();
-            for (_, id) in idle {
+            for id in self.idle_oldest_first(|_| true) {
                 if self.bytes_in_use() <= target {
                     break;
                 }

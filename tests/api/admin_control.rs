@@ -899,14 +899,41 @@ async fn every_admin_refusal_has_the_one_error_shape_with_a_code_for_its_kind() 
         StatusCode::PAYLOAD_TOO_LARGE,
         error("PAYLOAD_TOO_LARGE", "Request body too large"),
     );
-    for (refused, code, path) in [
-        (&fault, "INVALID_FAULT", "$.times"),
-        (&stub, "INVALID_STUB", "$.method"),
-        (&user, "INVALID_FIXTURE", "$.user_id"),
-        (&settings, "INVALID_REQUEST_BODY", "$.max_queues"),
-    ] {
-        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{code}");
-        assert_eq!(refused.json()["code"], code);
-        assert_eq!(refused.json()["path"], path, "{code}");
-    }
+    let invalid = |code: &str, path: &str, problem: &str| {
+        json!({"result": "error", "code": code, "path": path, "problem": problem,
+               "msg": format!("request body: at {path}: {problem}")})
+    };
+    fault.assert_admin(
+        StatusCode::BAD_REQUEST,
+        invalid(
+            "INVALID_FAULT",
+            "$.times",
+            "invalid type: string \"twice\", expected u32 at line 1 column 16",
+        ),
+    );
+    stub.assert_admin(
+        StatusCode::BAD_REQUEST,
+        invalid(
+            "INVALID_STUB",
+            "$.method",
+            "invalid type: integer `7`, expected a string at line 1 column 11",
+        ),
+    );
+    user.assert_admin(
+        StatusCode::BAD_REQUEST,
+        invalid(
+            "INVALID_FIXTURE",
+            "$.user_id",
+            "invalid type: string \"nine\", expected u64 at line 1 column 17",
+        ),
+    );
+    // The patch is merged into the settings before it is read: the column is the merged one's.
+    settings.assert_admin(
+        StatusCode::BAD_REQUEST,
+        invalid(
+            "INVALID_REQUEST_BODY",
+            "$.max_queues",
+            "invalid type: string \"many\", expected usize at line 1 column 143",
+        ),
+    );
 }

@@ -612,9 +612,11 @@ async fn past_the_queue_cap_the_least_recently_used_idle_queue_goes_and_waited_o
     });
 
     idle_polled.assert_json(StatusCode::BAD_REQUEST, bad_queue(&idle), JSON);
+    assert_eq!(waited_on.status, StatusCode::OK);
     assert_eq!(
-        waited_on.json()["events"],
-        json!([{"type": "heartbeat", "id": 0}])
+        waited_on.json(),
+        json!({"result": "success", "msg": "", "events": [{"type": "heartbeat", "id": 0}],
+               "queue_id": newer})
     );
     refused.assert_json(
         StatusCode::BAD_REQUEST,
