@@ -219,6 +219,33 @@ def load_run(mock, baseline, users, seconds, rounds, tmp):
     return len(body), rows
 
 
+def idle_memory(mock, users, tmp):
+    """RSS in MB of each server idle after start-up and two realm presence requests, on the
+    fixture of `users` users (the body of load_run's fixture for httpmock)."""
+    fixture_path = os.path.join(tmp, f"fixture-{users}.json")
+    body_path = os.path.join(tmp, f"body-{users}.json")
+    servers = [("zulip-presence-mock", mock), *COMPARE]
+    figures = {}
+    for name, binary in servers:
+        port = free_port()
+        process = start([binary, "--bind", f"127.0.0.1:{port}", "--fixtures", fixture_path, *MOCK_ARGS])
+        figures[name] = settled_rss(process, port)
+    if "httpmock" in PEERS:
+        process, port = start_httpmock(PEERS["httpmock"], body_path, tmp, users)
+        figures["httpmock"] = settled_rss(process, port)
+    return figures
+
+
+def settled_rss(process, port):
+    try:
+        wait_for_200(port, PRESENCE, AUTH)
+        wait_for_200(port, PRESENCE, AUTH)
+        time.sleep(1.0)  # what a server gives back after a request, it gives back by then
+        return rss_kib(process.pid, "VmRSS") / 1024
+    finally:
+        stop(process)
+
+
 def cold_start(argv_for_port, path, auth, runs):
     times = []
     for _ in range(runs):
@@ -274,6 +301,16 @@ def main():
             for name, (rps, p50, p99, rss) in rows.items():
                 print(f"| {users:,} | {size:,} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {rss:.1f} | "
                       f"{rps / base_rps:.2f} |" + (f" {rps / rows[peer][0]:.2f} |" if peer else ""))
+        sys.stdout.flush()
+
+        print("\nIdle RSS after start-up and two realm presence requests (MB):")
+        for users in sizes:
+            figures = idle_memory(mock, users, tmp)
+            ours = figures["zulip-presence-mock"]
+            line = ", ".join(f"{name} {mb:.1f}" for name, mb in figures.items())
+            if peer:
+                line += f"; mock / httpmock {ours / figures[peer]:.2f}"
+            print(f"- {users:,} users: {line}")
         sys.stdout.flush()
 
         # Cold start: the default fixture, against the baseline serving the same body.

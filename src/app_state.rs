@@ -9,7 +9,7 @@ use crate::domain::feature_levels::FeatureLevel;
 use crate::domain::presence_rules::AccessPolicy;
 use crate::domain::rate_limits::{RateLimiter, RateRule};
 use crate::domain::store::Store;
-use crate::fixtures::Fixture;
+use crate::fixtures::{Fixture, KeptFixture};
 use crate::test_control::faults::Faults;
 use crate::test_control::request_journal::{self, Journal};
 use crate::test_control::stubs::Stubs;
@@ -93,7 +93,7 @@ impl Default for Options {
 #[derive(Debug)]
 pub(crate) struct Control {
     /// The fixture the store was loaded from, which a reset restores (`--watch` replaces it).
-    base: RwLock<Arc<Fixture>>,
+    base: RwLock<KeptFixture>,
     /// How the clock ran at start, which a reset restores.
     clock_start: ClockMode,
     pub journal: Journal,
@@ -137,7 +137,7 @@ impl AppState {
         Self {
             store: Store::new(server, realms),
             control: Arc::new(Control {
-                base: RwLock::new(Arc::new(fixture)),
+                base: RwLock::new(KeptFixture::keep(fixture)),
                 clock_start: clock.mode(),
                 journal: Journal::new(options.journal_capacity),
                 faults: Faults::default(),
@@ -181,7 +181,7 @@ impl AppState {
                 .control
                 .base
                 .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fixture);
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = KeptFixture::keep(fixture);
         }
     }
 
@@ -199,13 +199,11 @@ impl AppState {
     }
 
     /// The fixture a reset restores.
-    pub fn base_fixture(&self) -> Arc<Fixture> {
-        Arc::clone(
-            &self
-                .control
-                .base
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+    fn base_fixture(&self) -> Arc<Fixture> {
+        self.control
+            .base
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .fixture()
     }
 }

@@ -40,8 +40,8 @@ async fn poll(path: PathBuf, state: AppState, mut last: Option<Vec<u8>>) {
             continue;
         }
         last = current;
-        let text = String::from_utf8_lossy(last.as_deref().unwrap_or_default());
-        match Fixture::parse(&path.display().to_string(), &text) {
+        let text = String::from_utf8_lossy(last.as_deref().unwrap_or_default()).into_owned();
+        match Fixture::parse_source(&path.display().to_string(), text.into()) {
             Ok(fixture) => {
                 state.load(fixture, true);
                 tracing::info!(file = %path.display(), "fixture changed: state reloaded");

@@ -4,8 +4,10 @@
 //! relative times ("-90s") resolve against the server's clock and the same parsed fixture can
 //! seed the store again.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,66 @@ pub struct Fixture {
     /// Answers for Zulip endpoints the mock does not serve (`stubs.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     stubs: Vec<StubSpec>,
+    /// The text this fixture was parsed from, when it came from a file or the built-in one.
+    #[serde(skip)]
+    source: Option<FixtureSource>,
+}
+
+/// The text a fixture was parsed from and the feature level it was then given: what a reset
+/// parses again. A parsed fixture takes about twice its text's memory, and the state it seeds
+/// takes as much again; keeping only the text for a reset saves the difference for as long as
+/// the server runs.
+#[derive(Clone)]
+pub(crate) struct FixtureSource {
+    file: Arc<str>,
+    text: Arc<Cow<'static, str>>,
+    feature_level: Option<FeatureLevel>,
+}
+
+impl std::fmt::Debug for FixtureSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixtureSource")
+            .field("file", &self.file)
+            .field("bytes", &self.text.len())
+            .field("feature_level", &self.feature_level)
+            .finish()
+    }
+}
+
+impl FixtureSource {
+    /// The fixture again, as it was when its text was kept.
+    fn parse(&self) -> Fixture {
+        let mut fixture = Fixture::parse_source(&self.file, Cow::clone(&self.text))
+            .expect("a kept fixture text was parsed and checked once already");
+        if let Some(level) = self.feature_level {
+            fixture.set_feature_level(level);
+        }
+        fixture
+    }
+}
+
+/// The fixture a reset restores: its text when it has one, else the parsed fixture.
+#[derive(Debug)]
+pub(crate) enum KeptFixture {
+    Source(FixtureSource),
+    Parsed(Arc<Fixture>),
+}
+
+impl KeptFixture {
+    pub(crate) fn keep(mut fixture: Fixture) -> Self {
+        match fixture.source.take() {
+            Some(source) => Self::Source(source),
+            None => Self::Parsed(Arc::new(fixture)),
+        }
+    }
+
+    /// The fixture itself: parsed again from its text, or shared.
+    pub(crate) fn fixture(&self) -> Arc<Fixture> {
+        match self {
+            Self::Source(source) => Arc::new(source.parse()),
+            Self::Parsed(fixture) => Arc::clone(fixture),
+        }
+    }
 }
 
 /// The server-wide part of a fixture; also what the admin API shows and patches.
@@ -412,13 +474,25 @@ impl Fixture {
             file: file.clone(),
             source,
         })?;
-        Self::parse(&file, &text)
+        Self::parse_source(&file, Cow::Owned(text))
     }
 
     /// The built-in default fixture.
     pub fn default_fixture() -> Self {
-        Self::parse(DEFAULT_FIXTURE_NAME, DEFAULT_FIXTURE)
+        Self::parse_source(DEFAULT_FIXTURE_NAME, Cow::Borrowed(DEFAULT_FIXTURE))
             .expect("the built-in default fixture is valid (tested)")
+    }
+
+    /// Parses and checks fixture JSON, as `parse`, and keeps `text`, so that a reset to this
+    /// fixture parses the text again rather than keeping the parsed fixture.
+    pub(crate) fn parse_source(file: &str, text: Cow<'static, str>) -> Result<Self, FixtureError> {
+        let mut fixture = Self::parse(file, &text)?;
+        fixture.source = Some(FixtureSource {
+            file: file.into(),
+            text: Arc::new(text),
+            feature_level: None,
+        });
+        Ok(fixture)
     }
 
     /// Parses and checks fixture JSON; `file` names it in errors.
@@ -441,6 +515,7 @@ impl Fixture {
                 .map(|realm| realm.read(RealmFixture::export))
                 .collect(),
             stubs,
+            source: None,
         }
     }
 
@@ -484,6 +559,9 @@ impl Fixture {
     /// Makes the server one at `level`, with that level's version and merge base.
     pub fn set_feature_level(&mut self, level: FeatureLevel) {
         self.server.set_feature_level(level);
+        if let Some(source) = &mut self.source {
+            source.feature_level = Some(level);
+        }
     }
 
     /// The server settings and realms this fixture describes, with relative times resolved
@@ -1324,5 +1402,33 @@ mod tests {
         assert!(!is_valid_subdomain("Lear"));
         assert!(!is_valid_subdomain("-lear"));
         assert!(!is_valid_subdomain("a.b"));
+    }
+
+    fn as_json(fixture: &Fixture) -> String {
+        serde_json::to_string(fixture).unwrap()
+    }
+
+    #[test]
+    fn a_fixture_with_its_text_is_kept_as_the_text_and_parses_back_with_its_feature_level() {
+        let mut fixture = Fixture::default_fixture();
+        fixture.set_feature_level(FeatureLevel(185));
+        let expected = as_json(&fixture);
+
+        let kept = KeptFixture::keep(fixture);
+
+        assert!(matches!(kept, KeptFixture::Source(_)), "{kept:?}");
+        assert_eq!(as_json(&kept.fixture()), expected);
+        assert!(expected.contains(r#""feature_level":185"#), "{expected}");
+    }
+
+    #[test]
+    fn a_fixture_without_text_is_kept_parsed() {
+        let fixture = Fixture::parse("test", DEFAULT_FIXTURE).unwrap();
+        let expected = as_json(&fixture);
+
+        let kept = KeptFixture::keep(fixture);
+
+        assert!(matches!(kept, KeptFixture::Parsed(_)), "{kept:?}");
+        assert_eq!(as_json(&kept.fixture()), expected);
     }
 }

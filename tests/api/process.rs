@@ -488,6 +488,43 @@ fn body_of(response: &str) -> serde_json::Value {
 }
 
 #[test]
+fn a_reset_restores_the_fixture_file_as_it_was_loaded_even_after_the_file_changed() {
+    let dir = test_dir("reset-source");
+    let path = dir.join("fixture.json");
+    let mut fixture = default_fixture_json();
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let server = Server::start(
+        &[
+            "--fixtures",
+            path.to_str().unwrap(),
+            "--feature-level",
+            "185",
+        ],
+        &[],
+    );
+    fixture["realms"][1]["name"] = serde_json::json!("Edited Without --watch");
+    std::fs::write(&path, fixture.to_string()).unwrap();
+
+    server.send_json("PATCH", "/__admin/realms/lear", r#"{"name": "Patched"}"#);
+    let patched = body_of(&server.request("GET /__admin/realms HTTP/1.1\r\n"));
+    server.send_json("POST", "/__admin/reset", "");
+    let realms = body_of(&server.request("GET /__admin/realms HTTP/1.1\r\n"));
+    let settings = body_of(&server.request("GET /api/v1/server_settings HTTP/1.1\r\n"));
+    server.terminate();
+
+    let names = |realms: &serde_json::Value| -> Vec<String> {
+        let realms = realms.as_array().unwrap().iter();
+        realms
+            .map(|realm| realm["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&patched), ["Zulip Dev", "Patched"]);
+    assert_eq!(names(&realms), ["Zulip Dev", "Lear & Co."]);
+    assert_eq!(settings["zulip_feature_level"], 185);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_watched_fixture_reloads_on_a_valid_edit_and_keeps_the_state_on_an_invalid_one() {
     let dir = test_dir("watch");
     let path = dir.join("fixture.json");
