@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::clock::{TimeSpec, Timestamp};
 use crate::domain::feature_levels::{self, Compat, FeatureLevel};
 use crate::domain::store::{
-    AccessAllUsersGroup, Avatar, Channel, ClientPresence, EmailVisibility, PresenceRow, Realm,
-    RealmContents, RealmSettings, RealmState, Role, ServerSettings, Status, Store, SystemGroup,
-    User, UserId,
+    AccessAllUsersGroup, Avatar, Channel, ClientPresence, EmailVisibility, PresenceRow,
+    ProfileData, Realm, RealmContents, RealmSettings, RealmState, Role, ServerSettings, Status,
+    Store, SystemGroup, UploadedAvatar, User, UserId,
 };
 use crate::test_control::stubs::{StubSpec, MAX_STUBS};
 use serde_json::{Map, Value};
@@ -1211,10 +1211,7 @@ impl UserFixture {
     }
 
     fn build(&self, now: Timestamp) -> User {
-        let delivery_email = self
-            .delivery_email
-            .clone()
-            .unwrap_or_else(|| self.email.clone());
+        let delivery_email: Box<str> = self.delivery_email.as_deref().unwrap_or(&self.email).into();
         let visibility = match self.email_address_visibility {
             Some(VisibilityFixture::Everyone) => EmailVisibility::Everyone,
             Some(VisibilityFixture::Members) => EmailVisibility::Members,
@@ -1224,10 +1221,10 @@ impl UserFixture {
             None => default_visibility(&self.email, &delivery_email, self.is_bot),
         };
         User {
-            timezone: self.timezone.clone(),
+            timezone: self.timezone.as_str().into(),
             avatar: match &self.avatar_url {
                 None => Avatar::Gravatar,
-                Some(url) => Avatar::Uploaded {
+                Some(url) => Avatar::Uploaded(Box::new(UploadedAvatar {
                     url: url.clone(),
                     medium_url: self.avatar_url_medium.clone().unwrap_or_else(|| {
                         match url.strip_suffix(".png") {
@@ -1235,18 +1232,18 @@ impl UserFixture {
                             None => url.clone(),
                         }
                     }),
-                },
+                })),
             },
             avatar_version: self.avatar_version,
             email_address_visibility: visibility,
             bot_type: self.is_bot.then(|| self.bot_type.unwrap_or(1)),
             bot_owner_id: self.bot_owner_id,
             is_imported_stub: self.is_imported_stub,
-            profile_data: self.profile_data.clone(),
+            profile_data: ProfileData::new(self.profile_data.clone()),
             user_id: self.user_id,
-            email: self.email.clone(),
+            email: self.email.as_str().into(),
             delivery_email,
-            full_name: self.full_name.clone(),
+            full_name: self.full_name.as_str().into(),
             role: match self.role {
                 RoleFixture::Owner => Role::Owner,
                 RoleFixture::Admin => Role::Admin,
@@ -1258,17 +1255,17 @@ impl UserFixture {
             is_active: self.is_active,
             presence_enabled: self.presence_enabled,
             date_joined: self.date_joined.at(now),
-            api_key: self.api_key.clone(),
+            api_key: self.api_key.as_str().into(),
         }
     }
 
     fn export(user: User) -> Self {
         let derived = default_visibility(&user.email, &user.delivery_email, user.is_bot);
         Self {
-            delivery_email: (user.delivery_email != user.email).then_some(user.delivery_email),
+            delivery_email: (user.delivery_email != user.email).then(|| user.delivery_email.into()),
             user_id: user.user_id,
-            email: user.email,
-            full_name: user.full_name,
+            email: user.email.into(),
+            full_name: user.full_name.into(),
             role: match user.role {
                 Role::Owner => RoleFixture::Owner,
                 Role::Admin => RoleFixture::Admin,
@@ -1280,8 +1277,8 @@ impl UserFixture {
             is_active: user.is_active,
             presence_enabled: user.presence_enabled,
             date_joined: TimeSpec::Absolute(user.date_joined),
-            api_key: user.api_key,
-            timezone: user.timezone,
+            api_key: user.api_key.into(),
+            timezone: user.timezone.into(),
             // Written only where it is not what the fixture would derive anyway.
             email_address_visibility: (user.email_address_visibility != derived).then_some(
                 match user.email_address_visibility {
@@ -1294,17 +1291,17 @@ impl UserFixture {
             ),
             avatar_url: match &user.avatar {
                 Avatar::Gravatar => None,
-                Avatar::Uploaded { url, .. } => Some(url.clone()),
+                Avatar::Uploaded(urls) => Some(urls.url.clone()),
             },
             avatar_url_medium: match user.avatar {
                 Avatar::Gravatar => None,
-                Avatar::Uploaded { medium_url, .. } => Some(medium_url),
+                Avatar::Uploaded(urls) => Some(urls.medium_url),
             },
             avatar_version: user.avatar_version,
             bot_type: user.bot_type,
             bot_owner_id: user.bot_owner_id,
             is_imported_stub: user.is_imported_stub,
-            profile_data: user.profile_data,
+            profile_data: user.profile_data.into_map(),
         }
     }
 }

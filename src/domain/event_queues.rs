@@ -680,7 +680,7 @@ pub(crate) fn publish_presence(
     let legacy_event = |email: bool| {
         let mut event = json!({"type": "presence", "user_id": reporter.user_id});
         if email {
-            event["email"] = Value::from(reporter.email.clone());
+            event["email"] = Value::from(&*reporter.email);
         }
         event["server_timestamp"] = Value::from(now.unix_seconds_f64());
         event["presence"] = json!({ WEBSITE: {

@@ -241,7 +241,7 @@ impl PresenceSelection<'_> {
             .iter()
             .map(|(user, row)| {
                 (
-                    user.email.clone(),
+                    user.email.to_string(),
                     LegacyPresence::of(row, user.date_joined),
                 )
             })
@@ -707,26 +707,26 @@ mod tests {
 
     #[test]
     fn the_window_validity_ends_when_the_first_listed_row_leaves_and_starts_after_the_last_left() {
-        use crate::domain::store::{AccessAllUsersGroup, RealmSettings, SystemGroup};
+        use crate::domain::store::{AccessAllUsersGroup, ProfileData, RealmSettings, SystemGroup};
         let user = |id: u64| User {
             user_id: id,
-            email: format!("u{id}@example.com"),
-            delivery_email: format!("u{id}@example.com"),
-            full_name: String::new(),
+            email: format!("u{id}@example.com").into(),
+            delivery_email: format!("u{id}@example.com").into(),
+            full_name: "".into(),
             role: crate::domain::store::Role::Member,
             is_bot: false,
             is_active: true,
             presence_enabled: true,
             date_joined: at(0),
-            api_key: String::new(),
-            timezone: String::new(),
+            api_key: "".into(),
+            timezone: "".into(),
             avatar: crate::domain::store::Avatar::Gravatar,
             avatar_version: 1,
             email_address_visibility: crate::domain::store::EmailVisibility::Everyone,
             bot_type: None,
             bot_owner_id: None,
             is_imported_stub: false,
-            profile_data: serde_json::Map::new(),
+            profile_data: ProfileData::default(),
         };
         let settings = RealmSettings {
             subdomain: String::new(),

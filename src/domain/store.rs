@@ -90,26 +90,54 @@ pub enum EmailVisibility {
 pub enum Avatar {
     /// "G": Gravatar, from the delivery email.
     Gravatar,
-    /// "U": uploaded, at these URLs (as the server shows them, without `version`).
-    Uploaded { url: String, medium_url: String },
+    /// "U": uploaded, at these URLs (boxed: most users have none, and a user is kept small).
+    Uploaded(Box<UploadedAvatar>),
+}
+
+/// An uploaded avatar's URLs, as the server shows them, without `version`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedAvatar {
+    pub url: String,
+    pub medium_url: String,
+}
+
+/// A user's custom profile field values, as `profile_data` sends them
+/// (`{"<field id>": {"value": ...}}`). Most users have none, which then take a pointer's room.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileData(Option<Box<serde_json::Map<String, serde_json::Value>>>);
+
+impl ProfileData {
+    pub fn new(values: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self((!values.is_empty()).then(|| Box::new(values)))
+    }
+
+    /// The values as a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.as_deref().cloned().unwrap_or_default())
+    }
+
+    pub fn into_map(self) -> serde_json::Map<String, serde_json::Value> {
+        self.0.map(|values| *values).unwrap_or_default()
+    }
 }
 
 /// A user account. `email` is the API email that Zulip uses as the key of legacy presence;
-/// `delivery_email` is the real address, the one a client authenticates with.
+/// `delivery_email` is the real address, the one a client authenticates with. Its texts are
+/// boxed strings, its rare parts boxed: a large realm keeps thousands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     pub user_id: UserId,
-    pub email: String,
-    pub delivery_email: String,
-    pub full_name: String,
+    pub email: Box<str>,
+    pub delivery_email: Box<str>,
+    pub full_name: Box<str>,
     pub role: Role,
     pub is_bot: bool,
     pub is_active: bool,
     pub presence_enabled: bool,
     pub date_joined: Timestamp,
-    pub api_key: String,
+    pub api_key: Box<str>,
     /// The user's time zone ("" when unset).
-    pub timezone: String,
+    pub timezone: Box<str>,
     pub avatar: Avatar,
     pub avatar_version: u32,
     pub email_address_visibility: EmailVisibility,
@@ -118,8 +146,7 @@ pub struct User {
     /// A bot's owner, if it has one.
     pub bot_owner_id: Option<UserId>,
     pub is_imported_stub: bool,
-    /// Custom profile field values, as `profile_data` sends them (`{"<field id>": {"value": ...}}`).
-    pub profile_data: serde_json::Map<String, serde_json::Value>,
+    pub profile_data: ProfileData,
 }
 
 /// One user's presence row (Zulip's `UserPresence`). Either time may be unknown.
@@ -229,7 +256,7 @@ pub struct RealmState {
     settings: RealmSettings,
     users: BTreeMap<UserId, Arc<User>>,
     /// Lowercased delivery email -> user id: how credentials find their user.
-    by_delivery_email: HashMap<String, UserId>,
+    by_delivery_email: HashMap<Box<str>, UserId>,
     channels: Vec<Channel>,
     direct_message_groups: Vec<Vec<UserId>>,
     direct_message_pairs: Vec<[UserId; 2]>,
@@ -256,7 +283,7 @@ impl RealmState {
         } = contents;
         let by_delivery_email = users
             .iter()
-            .map(|u| (u.delivery_email.to_lowercase(), u.user_id))
+            .map(|u| (u.delivery_email.to_lowercase().into_boxed_str(), u.user_id))
             .collect();
         let users = users
             .into_iter()
@@ -317,7 +344,7 @@ impl RealmState {
 
     /// The user whose delivery email is `email` (compared case-insensitively).
     pub fn user_by_delivery_email(&self, email: &str) -> Option<&Arc<User>> {
-        let id = self.by_delivery_email.get(&email.to_lowercase())?;
+        let id = self.by_delivery_email.get(email.to_lowercase().as_str())?;
         self.users.get(id)
     }
 
@@ -783,6 +810,17 @@ mod tests {
 
     use super::*;
     use crate::fixtures::RealmFixture;
+
+    /// A large realm keeps a user per account: its texts are boxed strings and its rare parts
+    /// (an uploaded avatar, custom profile fields) boxed, so that a user without them stays
+    /// small.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_user_without_rare_parts_keeps_its_inline_size_small() {
+        assert_eq!(std::mem::size_of::<User>(), 144);
+        assert_eq!(std::mem::size_of::<Avatar>(), 8);
+        assert_eq!(std::mem::size_of::<ProfileData>(), 8);
+    }
 
     fn one_user_realm(presence_last_update_id: i64) -> Realm {
         let fixture = serde_json::json!({

@@ -85,11 +85,11 @@ pub(crate) fn date_joined(at: Timestamp) -> String {
 /// computes Gravatar URLs itself and may (the user's email is public).
 pub(crate) fn avatar_url(user: &User, medium: bool, client_gravatar: bool) -> Value {
     let base = match &user.avatar {
-        Avatar::Uploaded { url, medium_url } => {
+        Avatar::Uploaded(urls) => {
             if medium {
-                medium_url.clone()
+                urls.medium_url.clone()
             } else {
-                url.clone()
+                urls.url.clone()
             }
         }
         Avatar::Gravatar => {
@@ -125,7 +125,7 @@ pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<S
     let mut put = |key: &str, value: Value| {
         user.insert(key.to_owned(), value);
     };
-    put("email", Value::from(target.email.clone()));
+    put("email", Value::from(&*target.email));
     put("user_id", Value::from(target.user_id));
     if compat.avatar_version {
         put("avatar_version", Value::from(target.avatar_version));
@@ -145,20 +145,20 @@ pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<S
         put("role", Value::from(role_number(target.role)));
     }
     put("is_bot", Value::from(target.is_bot));
-    put("full_name", Value::from(target.full_name.clone()));
-    put("timezone", Value::from(target.timezone.clone()));
+    put("full_name", Value::from(&*target.full_name));
+    put("timezone", Value::from(&*target.timezone));
     put("is_active", Value::from(target.is_active));
     put("date_joined", Value::from(date_joined(target.date_joined)));
     let visible = can_access_delivery_email(viewer, target);
     if compat.delivery_email_always {
         let delivery_email = if visible {
-            Value::from(target.delivery_email.clone())
+            Value::from(&*target.delivery_email)
         } else {
             Value::Null
         };
         put("delivery_email", delivery_email);
     } else if visible {
-        put("delivery_email", Value::from(target.delivery_email.clone()));
+        put("delivery_email", Value::from(&*target.delivery_email));
     }
     if compat.imported_stub {
         put("is_imported_stub", Value::from(target.is_imported_stub));
@@ -174,7 +174,7 @@ pub(crate) fn user_object(target: &User, viewer: &User, format: Format) -> Map<S
             target.bot_owner_id.map_or(Value::Null, Value::from),
         );
     } else if format.include_custom_profile_fields {
-        put("profile_data", Value::Object(target.profile_data.clone()));
+        put("profile_data", target.profile_data.to_json());
     }
     user
 }

@@ -230,7 +230,7 @@ impl Record {
             params: self.params.clone(),
             user: self.user.as_ref().map(|user| EntryUser {
                 user_id: user.user_id,
-                email: user.delivery_email.clone(),
+                email: user.delivery_email.to_string(),
             }),
             auth_failure: self.auth_failure.clone(),
             user_agent: self.user_agent.clone(),

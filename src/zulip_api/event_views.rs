@@ -396,9 +396,9 @@ fn own_user_state(realm: &RealmState, me: &User, compat: Compat) -> Map<String, 
         put("is_billing_admin", Value::from(false));
     }
     put("user_id", Value::from(me.user_id));
-    put("email", Value::from(me.email.clone()));
-    put("delivery_email", Value::from(me.delivery_email.clone()));
-    put("full_name", Value::from(me.full_name.clone()));
+    put("email", Value::from(&*me.email));
+    put("delivery_email", Value::from(&*me.delivery_email));
+    put("full_name", Value::from(&*me.full_name));
     state
 }
 

@@ -167,7 +167,7 @@ pub(super) async fn get_realm_presence(
         let presences = realm.read(|state_now| {
             realm_client_presence(state_now, viewer, policy, now)
                 .into_iter()
-                .map(|(user, clients)| (user.email.clone(), per_client(&clients)))
+                .map(|(user, clients)| (user.email.to_string(), per_client(&clients)))
                 .collect()
         });
         return Success::new(ClientPresenceResponse {
@@ -383,7 +383,7 @@ pub(super) async fn update_presence(
             } else {
                 Presences::PerClient(
                     rows.into_iter()
-                        .map(|(user, clients)| (user.email.clone(), per_client(&clients)))
+                        .map(|(user, clients)| (user.email.to_string(), per_client(&clients)))
                         .collect(),
                 )
             }
