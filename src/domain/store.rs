@@ -7,6 +7,7 @@
 //! closure under the lock.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -344,7 +345,16 @@ impl RealmState {
 
     /// The user whose delivery email is `email` (compared case-insensitively).
     pub fn user_by_delivery_email(&self, email: &str) -> Option<&Arc<User>> {
-        let id = self.by_delivery_email.get(email.to_lowercase().as_str())?;
+        // Most emails are lowercase already: no copy to lowercase them then.
+        let lowercase = if email
+            .bytes()
+            .any(|byte| !byte.is_ascii() || byte.is_ascii_uppercase())
+        {
+            Cow::Owned(email.to_lowercase())
+        } else {
+            Cow::Borrowed(email)
+        };
+        let id = self.by_delivery_email.get(&*lowercase)?;
         self.users.get(id)
     }
 

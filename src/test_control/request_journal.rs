@@ -99,11 +99,15 @@ pub(crate) fn scrub_path<'a>(
     path: &'a str,
     admin_token: Option<&str>,
 ) -> std::borrow::Cow<'a, str> {
+    let holds_token =
+        |text: &str| admin_token.is_some_and(|token| !token.is_empty() && text.contains(token));
     let secret = |segment: &str| {
         (segment.len() == 32 && segment.bytes().all(|b| b.is_ascii_alphanumeric()))
-            || admin_token.is_some_and(|token| !token.is_empty() && segment.contains(token))
+            || holds_token(segment)
     };
-    if !path.split('/').any(secret) {
+    // A path shorter than a key has no segment shaped like one, and a segment can hold the
+    // token only if the path does: most paths need no look at their segments.
+    if (path.len() < 32 && !holds_token(path)) || !path.split('/').any(secret) {
         return std::borrow::Cow::Borrowed(path);
     }
     let scrubbed: Vec<&str> = path
@@ -637,6 +641,12 @@ mod tests {
             scrub_path("/api/v1/realm/presence", Some("t")),
             std::borrow::Cow::Borrowed(_)
         ));
+        // A path as long as a key, and a short one holding the token, are looked at too.
+        assert_eq!(
+            scrub_path("huG8GP38g4o5MNJAYKJ1UXXFWXLCpaNf", None),
+            "(redacted)"
+        );
+        assert_eq!(scrub_path("/a/tok", Some("tok")), "/a/(redacted)");
     }
 
     #[test]

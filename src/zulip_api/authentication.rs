@@ -318,8 +318,11 @@ impl BasicCredentials {
         let decoded = decode_base64_like_python(encoded).ok_or(INVALID_HEADER)?;
         let decoded = String::from_utf8(decoded).map_err(|_| INVALID_HEADER)?;
         // Exactly one colon: `email:api_key`.
-        let colon = decoded.find(':').ok_or(INVALID_HEADER)?;
-        if decoded[colon + 1..].contains(':') {
+        let colon = decoded
+            .bytes()
+            .position(|b| b == b':')
+            .ok_or(INVALID_HEADER)?;
+        if decoded.as_bytes()[colon + 1..].contains(&b':') {
             return Err(INVALID_HEADER);
         }
         let trimmed = |range: Range<usize>| {
