@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -256,8 +256,10 @@ pub struct RealmContents {
 pub struct RealmState {
     settings: RealmSettings,
     users: BTreeMap<UserId, Arc<User>>,
-    /// Lowercased delivery email -> user id: how credentials find their user.
-    by_delivery_email: HashMap<Box<str>, UserId>,
+    /// The hash of each lowercased delivery email with its user, sorted: how credentials find
+    /// their user. A list of exactly the realm's length takes a fifth of the room of a hash map
+    /// of lowercased copies.
+    by_delivery_email: Vec<(u64, UserId)>,
     channels: Vec<Channel>,
     direct_message_groups: Vec<Vec<UserId>>,
     direct_message_pairs: Vec<[UserId; 2]>,
@@ -267,6 +269,26 @@ pub struct RealmState {
     last_update_id: i64,
     /// Moves on with every change of any kind, so cached responses know they are stale.
     version: u64,
+}
+
+/// `email` lowercased, without a copy when it is lowercase already (as most are).
+fn lowercased(email: &str) -> Cow<'_, str> {
+    if email
+        .bytes()
+        .any(|byte| !byte.is_ascii() || byte.is_ascii_uppercase())
+    {
+        Cow::Owned(email.to_lowercase())
+    } else {
+        Cow::Borrowed(email)
+    }
+}
+
+/// The hash a lowercased email is found by (the same for the life of the process).
+fn email_hash(lowercase: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    lowercase.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl RealmState {
@@ -282,10 +304,11 @@ impl RealmState {
             client_presence,
             last_update_id,
         } = contents;
-        let by_delivery_email = users
+        let mut by_delivery_email: Vec<(u64, UserId)> = users
             .iter()
-            .map(|u| (u.delivery_email.to_lowercase().into_boxed_str(), u.user_id))
+            .map(|u| (email_hash(&lowercased(&u.delivery_email)), u.user_id))
             .collect();
+        by_delivery_email.sort_unstable();
         let users = users
             .into_iter()
             .map(|u| (u.user_id, Arc::new(u)))
@@ -345,17 +368,14 @@ impl RealmState {
 
     /// The user whose delivery email is `email` (compared case-insensitively).
     pub fn user_by_delivery_email(&self, email: &str) -> Option<&Arc<User>> {
-        // Most emails are lowercase already: no copy to lowercase them then.
-        let lowercase = if email
-            .bytes()
-            .any(|byte| !byte.is_ascii() || byte.is_ascii_uppercase())
-        {
-            Cow::Owned(email.to_lowercase())
-        } else {
-            Cow::Borrowed(email)
-        };
-        let id = self.by_delivery_email.get(&*lowercase)?;
-        self.users.get(id)
+        let lowercase = lowercased(email);
+        let hash = email_hash(&lowercase);
+        let first = self.by_delivery_email.partition_point(|&(h, _)| h < hash);
+        self.by_delivery_email[first..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .filter_map(|(_, id)| self.users.get(id))
+            .find(|user| lowercased(&user.delivery_email) == lowercase)
     }
 
     /// Every user, by id.
@@ -841,6 +861,33 @@ mod tests {
         RealmFixture::parse("test", &fixture.to_string())
             .unwrap()
             .build(Timestamp::from_unix_seconds(0))
+    }
+
+    #[test]
+    fn a_user_is_found_by_delivery_email_in_any_case_and_no_one_by_another_email() {
+        let fixture = serde_json::json!({
+            "subdomain": "", "name": "R",
+            "users": [
+                {"user_id": 1, "email": "a@example.com", "full_name": "A",
+                 "api_key": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+                {"user_id": 2, "email": "user2@example.com", "delivery_email": "Ünï@Example.COM",
+                 "full_name": "B", "api_key": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
+            ],
+        });
+        let realm = RealmFixture::parse("test", &fixture.to_string())
+            .unwrap()
+            .build(Timestamp::from_unix_seconds(0));
+        let found = |email: &str| {
+            realm.read(|state| state.user_by_delivery_email(email).map(|u| u.user_id))
+        };
+
+        assert_eq!(found("a@example.com"), Some(1));
+        assert_eq!(found("A@EXAMPLE.com"), Some(1));
+        assert_eq!(found("ünï@example.com"), Some(2));
+        assert_eq!(found("ÜNÏ@EXAMPLE.COM"), Some(2));
+        assert_eq!(found("user2@example.com"), None);
+        assert_eq!(found("b@example.com"), None);
+        assert_eq!(found(""), None);
     }
 
     const NOW: PresenceTimes = PresenceTimes {
