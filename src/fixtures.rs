@@ -1,8 +1,8 @@
 //! The fixture file format (JSON) and its conversion into the store. This module owns the
 //! on-disk schema and every consistency rule; the store never sees a file format. A fixture is
 //! parsed and checked once, then `build` turns it into realms at a given instant, so that
-//! relative times ("-90s") resolve against the server's clock and the same parsed fixture can
-//! seed the store again.
+//! relative times ("-90s") resolve against the server's clock; a reset seeds the store again from
+//! the fixture's kept text (or, for one sent over the admin API, the parsed fixture).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
