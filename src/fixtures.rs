@@ -85,7 +85,8 @@ impl std::fmt::Debug for FixtureSource {
 impl FixtureSource {
     /// The fixture again, as it was when its text was kept.
     fn parse(&self) -> Fixture {
-        let mut fixture = Fixture::parse_source(&self.file, Cow::clone(&self.text))
+        // Parsed without keeping the text again: the copy is for one reset's build.
+        let mut fixture = Fixture::parse(&self.file, &self.text)
             .expect("a kept fixture text was parsed and checked once already");
         if let Some(level) = self.feature_level {
             fixture.set_feature_level(level);
