@@ -26,6 +26,7 @@ mod healthcheck;
 mod memory;
 mod telemetry;
 mod test_control;
+pub mod testing;
 mod zulip_api;
 
 pub use app_state::{AdminAccess, AppState, Limits, Options, RealmPresenceIgnoredParameters};

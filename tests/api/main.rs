@@ -21,6 +21,7 @@ mod process;
 mod properties;
 mod server_settings;
 mod stubs;
+mod testing;
 mod typed_params;
 mod update_presence;
 mod user_presence;
