@@ -11,7 +11,9 @@
 //! - the hall: `config` and `telemetry` (command line, logging), `fixtures` (the fixture file
 //!   format, which seeds the store), `app_state` (what every request shares), `app` (the whole
 //!   application as one service), `fixture_watch`, `healthcheck`, `memory`; `build_app` and
-//!   the serve loop `run` are here.
+//!   the serve loop `run` are here;
+//! - `testing`, the one public module: the mock inside a Rust test (`testing::MockZulip`), its
+//!   handle speaking to the admin API in-process.
 //!
 //! Modules are private: what tests, benchmarks, fuzz targets and `main` use is re-exported
 //! below, so the compiler sees dead code.

@@ -25,6 +25,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// docs/test-suites.md, whose Rust example compiles as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/test-suites.md")]
+pub struct TestSuitesPage;
+
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde::Deserialize;

@@ -1,7 +1,8 @@
 //! What README and docs/ promise that tests keep true: README's quick-start curl line; the
 //! default fixture's credentials and the stubs example (docs/behaviour.md); the example fixture
 //! (docs/fixture-format.md); the admin flow script and the realm and user examples
-//! (docs/admin-api.md); the presence bot (docs/real-time-events.md).
+//! (docs/admin-api.md); the presence bot (docs/real-time-events.md); the compose file and the
+//! Testcontainers example (docs/test-suites.md).
 
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
@@ -14,6 +15,9 @@ const FIXTURE_FORMAT: &str = include_str!("../../docs/fixture-format.md");
 const ADMIN_API: &str = include_str!("../../docs/admin-api.md");
 const REAL_TIME_EVENTS: &str = include_str!("../../docs/real-time-events.md");
 const EXAMPLE: &str = include_str!("../../fixtures/example.json");
+const TEST_SUITES: &str = include_str!("../../docs/test-suites.md");
+const COMPOSE: &str = include_str!("../docker/compose.yaml");
+const TESTCONTAINERS: &str = include_str!("../docker/test_testcontainers.py");
 
 /// The first code block fenced as `language` after the `<!-- {marker} -->` comment of `doc`.
 fn block(doc: &'static str, marker: &str, language: &str) -> &'static str {
@@ -26,6 +30,45 @@ fn block(doc: &'static str, marker: &str, language: &str) -> &'static str {
         .split("```")
         .next()
         .unwrap()
+}
+
+#[test]
+fn the_compose_file_in_the_docs_is_the_one_tests_run() {
+    let in_file: String = COMPOSE
+        .lines()
+        .skip_while(|line| line.starts_with('#'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+
+    assert_eq!(
+        block(TEST_SUITES, "compose: tests/docker/compose.yaml", "yaml"),
+        in_file
+    );
+}
+
+#[test]
+fn the_testcontainers_example_is_the_code_the_test_runs() {
+    let marked = TESTCONTAINERS
+        .split("# --- as docs/test-suites.md shows it ---\n")
+        .nth(1)
+        .unwrap()
+        .split("# --- end ---")
+        .next()
+        .unwrap();
+    let in_file: String = marked
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| format!("{}\n", line.strip_prefix("        ").unwrap_or(line)))
+        .collect();
+
+    assert_eq!(
+        block(
+            TEST_SUITES,
+            "testcontainers: tests/docker/test_testcontainers.py",
+            "python"
+        ),
+        in_file
+    );
 }
 
 #[test]
