@@ -225,7 +225,8 @@ def _start_image(image, fixture):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = ["docker", "run", "-d", "--rm", "--network", "host", "-e", f"ZULIP_MOCK_BIND=127.0.0.1:{port}"]
+    # Not --rm: a container that exits at start keeps its log until it is removed here.
+    command = ["docker", "run", "-d", "--network", "host", "-e", f"ZULIP_MOCK_BIND=127.0.0.1:{port}"]
     if fixture:
         command += ["-v", f"{os.path.abspath(fixture)}:/fixtures/fixture.json:ro"]
     container = subprocess.run(command + [image], check=True, capture_output=True, text=True).stdout.strip()
@@ -236,7 +237,8 @@ def _start_image(image, fixture):
         return state == "true"
 
     def log():
-        return subprocess.run(["docker", "logs", container], capture_output=True, text=True).stdout
+        return subprocess.run(["docker", "logs", container], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True).stdout
 
     url = f"http://127.0.0.1:{port}"
     try:

@@ -95,8 +95,8 @@ def test_a_missing_binary_stops_the_run_with_one_clear_line(pytester, monkeypatc
     result.stdout.fnmatch_lines(["*pytest-zulip-mock: /nonexistent/zulip-presence-mock is not an executable file*"])
 
 
-def test_a_bad_fixture_stops_the_run_with_the_servers_own_words(pytester, monkeypatch):
-    monkeypatch.delenv("ZULIP_MOCK_IMAGE", raising=False)
+def test_a_bad_fixture_stops_the_run_with_the_servers_own_words(pytester):
+    # The binary or the image, whichever this run was given.
     pytester.makefile(".json", fixture='{"realms": 1}')
     pytester.makepyfile("def test_it(zulip_mock): pass")
     result = pytester.runpytest_subprocess("--zulip-mock-fixture", "fixture.json")
