@@ -25,11 +25,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// docs/test-suites.md, whose Rust example compiles as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/test-suites.md")]
-pub struct TestSuitesPage;
-
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde::Deserialize;
@@ -39,6 +34,11 @@ use tokio::sync::oneshot;
 
 use crate::domain::clock::TimeSpec;
 use crate::{build_app, run, App, AppBody, AppState, Clock, Fixture, FixtureError, Options};
+
+/// docs/test-suites.md, whose Rust example compiles as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/test-suites.md")]
+pub struct TestSuitesPage;
 
 /// A running mock; dropping it stops the server (connections in flight get the usual grace).
 pub struct MockZulip {
@@ -113,24 +113,26 @@ impl MockZulip {
     /// realm of this mock has: users `user<N>@example.com` (N from 1), as
     /// `POST /__admin/realms` with `generate` makes them.
     pub async fn new_realm(&self, users: u32) -> TestRealm {
-        let subdomain = loop {
+        loop {
             let n = self.realms_made.fetch_add(1, Ordering::Relaxed) + 1;
-            let candidate = format!("test{n}");
-            let (status, _) = self
-                .admin(Method::GET, &format!("/__admin/realms/{candidate}"), None)
+            let subdomain = format!("test{n}");
+            let body =
+                json!({"subdomain": subdomain, "generate": {"users": users, "presence": "none"}});
+            let (status, answer) = self
+                .admin(Method::POST, "/__admin/realms", Some(body))
                 .await;
-            if status == StatusCode::NOT_FOUND {
-                break candidate;
+            match status {
+                // The test made a realm of that name itself: take the next one.
+                StatusCode::CONFLICT => continue,
+                StatusCode::CREATED => {
+                    return TestRealm {
+                        site: format!("{}/__realm/{subdomain}", self.url),
+                        subdomain,
+                        users,
+                    }
+                }
+                _ => panic!("the mock's admin API refused POST /__admin/realms: {status} {answer}"),
             }
-        };
-        let body =
-            json!({"subdomain": subdomain, "generate": {"users": users, "presence": "none"}});
-        self.expect(Method::POST, "/__admin/realms", Some(body))
-            .await;
-        TestRealm {
-            site: format!("{}/__realm/{subdomain}", self.url),
-            subdomain,
-            users,
         }
     }
 
