@@ -12,7 +12,7 @@ client = zulip.Client(email=os.environ["ZULIP_EMAIL"], api_key=os.environ["ZULIP
 profile = client.get_profile()
 presence = client.get_realm_presence()
 statuses = {email: row["aggregated"]["status"] for email, row in presence["presences"].items()}
-wrong = client.call_endpoint("realm/presence", method="GET")  # the same, through the generic call
+generic = client.call_endpoint("realm/presence", method="GET")  # the same, through the generic call
 bad = zulip.Client(email="iago@zulip.com", api_key="x" * 32, site=os.environ["ZULIP_SITE"],
                    retry_on_errors=False).get_profile()
 
@@ -22,7 +22,7 @@ checks = [
         "cordelia@zulip.com": "active", "desdemona@zulip.com": "idle", "hamlet@zulip.com": "active",
         "iago@zulip.com": "active", "othello@zulip.com": "idle", "polonius@zulip.com": "active",
         "user11@zulip.localhost": "idle"})),
-    (wrong["presences"].keys(), presence["presences"].keys()),
+    (generic["presences"].keys(), presence["presences"].keys()),
     (bad, {"result": "error", "msg": "Invalid API key", "code": "UNAUTHORIZED"}),
 ]
 for got, expected in checks:
