@@ -27,10 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+pub use crate::test_control::request_journal::{Entry as JournalEntry, EntryUser};
 
 use crate::domain::clock::TimeSpec;
 use crate::{build_app, run, App, AppBody, AppState, Clock, Fixture, FixtureError, Options};
@@ -390,39 +391,6 @@ impl TestRealm {
             api_key: format!("key{n:029}"),
         }
     }
-}
-
-/// One journalled request (docs/admin-api.md#request-journal).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct JournalEntry {
-    pub id: u64,
-    /// The server clock when it arrived, in UNIX seconds.
-    pub time: f64,
-    /// The subdomain of its realm (`""`: the root realm).
-    pub realm: String,
-    pub method: String,
-    pub path: String,
-    pub query: Map<String, Value>,
-    /// Form or multipart body parameters; `None` when the body could not be parsed.
-    pub params: Option<Map<String, Value>>,
-    /// The authenticated user's id, when authentication succeeded.
-    #[serde(rename = "user", deserialize_with = "user_id")]
-    pub user_id: Option<u64>,
-    pub auth_failure: Option<String>,
-    pub user_agent: Option<String>,
-    /// `None` when a fault dropped the connection.
-    pub status: Option<u16>,
-    pub fault: Option<u64>,
-    pub note: Option<String>,
-}
-
-/// The journal's `user` object, by its id.
-fn user_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    struct User {
-        user_id: u64,
-    }
-    Ok(Option::<User>::deserialize(deserializer)?.map(|user| user.user_id))
 }
 
 /// The whole of an in-process response body.

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use axum::http::{Method, StatusCode};
@@ -127,16 +127,16 @@ pub(crate) fn scrub_path<'a>(
 pub(crate) const REDACTED_VALUE: &str = "(redacted)";
 
 /// Who a request authenticated as.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub(crate) struct EntryUser {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryUser {
     pub user_id: UserId,
     /// The delivery email, the one the client authenticates with.
     pub email: String,
 }
 
-/// One journalled request as the admin API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct Entry {
+/// One journalled request as the admin API shows it (and `testing::MockZulip::journal` reads it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
     /// Increases by one per request (clearing does not reset it; a reset does).
     pub id: u64,
     /// The server clock when the request arrived, in UNIX seconds.

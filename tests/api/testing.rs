@@ -179,7 +179,7 @@ async fn the_journal_lists_and_counts_what_clients_sent() {
             (
                 entry.method.as_str(),
                 entry.path.as_str(),
-                entry.user_id,
+                entry.user.as_ref().map(|user| user.user_id),
                 entry.status,
                 entry.time,
             )
